@@ -52,7 +52,7 @@ from typing import Any
 
 from helix.hlx.errors import HLXError
 from helix.hlx.value import (
-    CONTRACT_ID_MAX, MAX_DEPTH, Value, field_index, key_kind, normalize,
+    CONTRACT_ID_MAX, MAX_DEPTH, Value, field_order, key_kind, normalize,
 )
 
 __all__ = [
@@ -271,7 +271,7 @@ def make_object(entries: dict, wrap, line: int | None = None, col: int | None = 
         raise HLXError("E_KEY_FORMAT", f"bad object key {str(bad)[:80]!r}")
     if len(kinds) > 1:
         raise HLXError("E_KEY_FORMAT", "object mixes field keys (@N) and identifier keys")
-    keys = sorted(entries, key=field_index) if "field" in kinds else sorted(entries)
+    keys = sorted(entries, key=field_order) if "field" in kinds else sorted(entries)
     if const:
         return {k: entries[k] for k in keys}
     return ObjectExpr([(k, wrap(k, entries[k])) for k in keys], line=line, col=col)

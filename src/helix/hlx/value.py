@@ -71,6 +71,13 @@ def field_index(key: str) -> int:
     return int(key[1:])
 
 
+def field_order(key: str) -> tuple[int, str]:
+    """Sort key giving canonical field order (``@2`` before ``@10``) without converting the
+    digits to an int (no leading zeros, so numeric order is (length, digits) order; this also
+    works for keys longer than Python's int-conversion digit limit)."""
+    return (len(key), key)
+
+
 def key_kind(key: object) -> str:
     """'field', 'ident', 'contract' or 'bad' for one object key."""
     if isinstance(key, bool):
@@ -83,11 +90,6 @@ def key_kind(key: object) -> str:
         if IDENT_RE.match(key):
             return "ident"
     return "bad"
-
-
-def canonical_sort_key(kind: str):
-    """Key function giving canonical key order for an object of ``kind`` ('fields'/'record')."""
-    return field_index if kind == "fields" else None
 
 
 def object_kind(d: dict, **pos) -> str:
@@ -116,7 +118,7 @@ def object_kind(d: dict, **pos) -> str:
 
 def sorted_keys(d: dict, kind: str) -> list:
     if kind == "fields":
-        return sorted(d, key=field_index)
+        return sorted(d, key=field_order)
     return sorted(d)  # records: code point order; a contract has one key
 
 
