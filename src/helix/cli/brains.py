@@ -1,9 +1,182 @@
-"""CLI commands (brains). Owned by the brains subsystem."""
+"""CLI commands (brains): ``helix train``, ``helix eval``, ``helix model info``.
+
+Owned by the brains subsystem. Thin: each command builds a config and calls ``helix.ml``.
+torch is imported inside the commands so that ``helix --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+model_app = typer.Typer(help="Model presets: shapes, parameter counts, memory.", no_args_is_help=True)
+
+
+def _parse_epochs(s: str | None) -> tuple[int, ...] | None:
+    if s is None:
+        return None
+    try:
+        vals = tuple(sorted({int(x) for x in s.replace(" ", "").split(",") if x}))
+    except ValueError:
+        raise typer.BadParameter(f"--gate-epochs expects comma-separated integers, got {s!r}") from None
+    if any(v < 1 for v in vals):
+        raise typer.BadParameter("--gate-epochs values must be >= 1")
+    return vals
+
+
+def train_cmd(
+    brain: str = typer.Option(..., "--brain", help="coordinator | ascii | runic"),
+    corpus: Path = typer.Option(..., "--corpus", help="corpus folder (or the brain's JSONL file)"),
+    out: Path = typer.Option(..., "--out", help="run folder (status.json, logs, checkpoints/)"),
+    preset: Optional[str] = typer.Option(None, "--preset", help="model preset (see `helix model info`)"),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="examples per micro-batch, all ranks together"),
+    grad_accum: Optional[int] = typer.Option(None, "--grad-accum"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    min_lr: Optional[float] = typer.Option(None, "--min-lr"),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+    warmup: Optional[float] = typer.Option(None, "--warmup", help="steps, or a fraction of all steps if < 1"),
+    clip: Optional[float] = typer.Option(None, "--clip", help="gradient clipping norm (0: off)"),
+    dropout: Optional[float] = typer.Option(None, "--dropout"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model"),
+    amp: Optional[str] = typer.Option(None, "--amp", help="auto (bf16 on CUDA) | bf16 | off"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="seconds"),
+    recipe: str = typer.Option("default", "--recipe", help="default | original"),
+    resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/checkpoints/last"),
+    gate_epochs: Optional[str] = typer.Option(None, "--gate-epochs", help="e.g. 1,5,10,20,50,100"),
+    gate_policy: Optional[str] = typer.Option(None, "--gate-policy", help="warn | stop"),
+    gate_stop_from: Optional[int] = typer.Option(None, "--gate-stop-from", help="first epoch a failed gate may stop"),
+    gate_min_exact: Optional[float] = typer.Option(None, "--gate-min-exact"),
+    keep_last: Optional[int] = typer.Option(None, "--keep-last", help="epoch checkpoints kept"),
+    eval_sample: Optional[int] = typer.Option(None, "--eval-sample", help="val records decoded per epoch"),
+    plateau_patience: Optional[int] = typer.Option(None, "--plateau-patience", help="epochs (0: off)"),
+    save_every_steps: Optional[int] = typer.Option(None, "--save-every-steps"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads"),
+    log_every: Optional[int] = typer.Option(None, "--log-every", help="steps between metric lines"),
+    progress: str = typer.Option("auto", "--progress", help="auto | on | off"),
+    quiet: bool = typer.Option(False, "--quiet", help="do not echo the log on stderr"),
+    debug_kill_at_step: Optional[int] = typer.Option(None, "--debug-kill-at-step", hidden=True),
+) -> None:
+    """Train one brain (also under `torchrun --nproc_per_node N -m helix train ...`)."""
+    from helix.ml.config import default_train_config
+    from helix.ml.train import train
+
+    try:
+        cfg = default_train_config(brain, preset, device)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    upd = dict(corpus=str(corpus), out=str(out), recipe=recipe, resume=resume, progress=progress,
+               echo=not quiet)
+    for k, v in dict(epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, min_lr=min_lr,
+                     weight_decay=weight_decay, warmup=warmup, clip=clip, dropout=dropout, seed=seed,
+                     compile=compile, amp=amp, max_steps=max_steps, time_budget_s=time_budget,
+                     gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,
+                     keep_last=keep_last, eval_sample=eval_sample, plateau_patience=plateau_patience,
+                     save_every_steps=save_every_steps, num_threads=threads, log_every=log_every,
+                     debug_kill_at_step=debug_kill_at_step).items():
+        if v is not None:
+            upd[k] = v
+    ge = _parse_epochs(gate_epochs)
+    if ge is not None:
+        upd["gate_epochs"] = ge
+    if recipe == "original":
+        # the original recipe fixes optimizer, lr, batch, epochs...; explicit flags still win
+        from helix.ml.config import original_recipe
+
+        cfg = original_recipe(cfg)
+    elif recipe != "default":
+        raise typer.BadParameter("--recipe must be default or original")
+    cfg = dataclasses.replace(cfg, **upd, recipe_applied=True)
+    try:
+        summary = train(cfg)
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        typer.echo(json.dumps({k: v for k, v in summary.items() if k != "gates"}, indent=2))
+    if summary["status"] not in ("completed",):
+        raise typer.Exit(3)
+
+
+def eval_cmd(
+    checkpoint: Path = typer.Argument(..., help="checkpoint folder (or a run folder: its best checkpoint)"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus"),
+    split: str = typer.Option("test", "--split"),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="JSONL with an `english` key and one key per format"),
+    to: Optional[str] = typer.Option(None, "--to", help="target format (required with --pairs)"),
+    limit: Optional[int] = typer.Option(None, "--limit"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    device: str = typer.Option("cpu", "--device"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON only"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write the JSON report here"),
+    examples: int = typer.Option(0, "--examples", help="include up to N wrong outputs in the report"),
+) -> None:
+    """Evaluate a checkpoint: exact match, semantic match and validity per target format."""
+    from helix.ml.checkpoint import CheckpointError
+    from helix.ml.evaluate import evaluate, format_table
+    from helix.util import atomic_write_json
+
+    if (corpus is None) == (pairs is None):
+        raise typer.BadParameter("give exactly one of --corpus DIR or --pairs FILE")
+    try:
+        rep = evaluate(checkpoint, corpus=corpus, split=split, pairs=pairs, to=to, limit=limit,
+                       batch_size=batch_size, device=device, examples=examples)
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if out is not None:
+        atomic_write_json(out, rep)
+    if as_json:
+        typer.echo(json.dumps(rep, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(format_table(rep))
+        if out is not None:
+            typer.echo(f"report written to {out}")
+
+
+@model_app.command("info")
+def model_info(
+    preset: str = typer.Argument(..., help="preset name"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    seq_len: int = typer.Option(256, "--seq-len"),
+    fp32: bool = typer.Option(False, "--fp32", help="estimate without bf16 autocast"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Parameter count and training-memory estimate of a preset."""
+    from helix.ml.config import PRESETS, get_preset
+    from helix.ml.memory import estimate_train_memory, fmt_bytes
+
+    try:
+        cfg = get_preset(preset)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    est = estimate_train_memory(cfg, batch_size, seq_len, amp_bf16=not fp32)
+    n = cfg.num_params()
+    if as_json:
+        typer.echo(json.dumps({"preset": preset, "params": n, "config": cfg.to_dict(),
+                               "batch_size": batch_size, "seq_len": seq_len, "memory": est}, indent=2))
+        return
+    typer.echo(f"{preset}: {n:,} parameters ({n / 1e6:.1f}M; non-embedding "
+               f"{cfg.num_params(exclude_embeddings=True):,})")
+    typer.echo(f"  d_model {cfg.d_model}, heads {cfg.n_heads}, layers {cfg.n_layers}, d_ff {cfg.d_ff}, "
+               f"context {cfg.max_len}, positions {cfg.pos}, vocab {cfg.vocab_size}")
+    typer.echo(f"  training memory at batch {batch_size} x {seq_len} ({'fp32' if fp32 else 'bf16 autocast'}, AdamW):")
+    for k in ("params", "grads", "optimizer", "activations", "workspace", "total"):
+        typer.echo(f"    {k:<12} {fmt_bytes(est[k]):>10}")
+    typer.echo(f"  known presets: {', '.join(PRESETS)}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("train")(train_cmd)
+    app.command("eval")(eval_cmd)
+    app.add_typer(model_app, name="model")

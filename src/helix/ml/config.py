@@ -1,0 +1,195 @@
+"""Model presets and training configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from helix.ml.tokenizer import BRAINS, Tokenizer
+
+VOCAB_SIZE = Tokenizer().padded_vocab_size()  # 128: the fixed vocabulary, rounded up
+
+
+@dataclass
+class ModelConfig:
+    """Shape of a decoder-only causal transformer (pre-norm, causal SDPA, tied embeddings)."""
+
+    vocab_size: int = VOCAB_SIZE
+    d_model: int = 256
+    n_heads: int = 4
+    n_layers: int = 4
+    d_ff: int = 1024
+    max_len: int = 256
+    dropout: float = 0.0
+    pos: str = "rope"  # "rope" (rotary) or "learned"
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
+        if self.pos not in ("rope", "learned"):
+            raise ValueError(f"pos must be 'rope' or 'learned', not {self.pos!r}")
+        if self.pos == "rope" and (self.d_model // self.n_heads) % 2:
+            raise ValueError("rotary positions need an even head size")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def num_params(self, *, exclude_embeddings: bool = False) -> int:
+        """Exact parameter count of :class:`helix.ml.model.GPT` for this shape."""
+        d, L = self.d_model, self.n_layers
+        per_layer = 4 * d * d + 2 * d * self.d_ff + 2 * d  # qkv+proj, fc1+fc2, two norm weights
+        n = L * per_layer + d  # + final norm
+        if not exclude_embeddings:
+            n += self.vocab_size * d  # token embedding, tied with the output head
+            if self.pos == "learned":
+                n += self.max_len * d
+        return n
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # The seed's shapes (GPU).
+    "coordinator-100m": ModelConfig(d_model=1024, n_heads=16, n_layers=8, d_ff=4096),
+    "specialist-50m": ModelConfig(d_model=768, n_heads=12, n_layers=7, d_ff=3072),
+    # CPU presets: sized so that each brain reaches its quality target on 2 CPU cores in minutes.
+    "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768),
+    "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=576),
+}
+
+
+def get_preset(name: str) -> ModelConfig:
+    try:
+        return dataclasses.replace(PRESETS[name])
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})") from None
+
+
+DEFAULT_GATE_EPOCHS = (1, 5, 10, 20, 50, 100)
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`helix.ml.train.train` needs. ``default_train_config`` fills a recipe."""
+
+    brain: str = "coordinator"
+    corpus: str = ""
+    preset: str = "coordinator-tiny"
+    out: str = ""
+    epochs: int = 10
+    batch_size: int = 64  # examples per micro-batch, all ranks together (split across ranks)
+    grad_accum: int = 1
+    lr: float = 2e-3
+    weight_decay: float = 0.1
+    warmup: float = 0.05  # < 1: fraction of the total steps; >= 1: steps
+    min_lr: float = 1e-4
+    clip: float = 1.0  # 0 disables gradient clipping
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 1234
+    compile: bool = False
+    max_steps: int | None = None
+    time_budget_s: float | None = None
+    recipe: str = "default"  # default | original
+    recipe_applied: bool = False  # True once original_recipe() has been applied (the CLI does it)
+    gate_epochs: tuple[int, ...] = DEFAULT_GATE_EPOCHS
+    gate_policy: str = "warn"  # warn | stop
+    gate_stop_from: int = 20  # a failed gate stops the run only from this epoch (and at the end)
+    gate_min_exact: float = 0.9  # val exact match a gate needs (besides every gate request)
+    keep_last: int = 3
+    resume: bool = False
+    # recipe details
+    optimizer: str = "adamw"  # adamw | adam
+    betas: tuple[float, float] = (0.9, 0.95)
+    schedule: str = "cosine"  # cosine | constant
+    schedule_by_time: bool = False  # cosine over the time budget instead of the steps (not reproducible)
+    amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
+    bucket: bool = True  # length-bucketed batches
+    pad_to: int | None = None  # pad every sequence to this length (the original recipe: 256)
+    pad_multiple: int = 8  # round each batch's length up to a multiple (fewer distinct shapes)
+    dropout: float | None = None  # override the preset's dropout
+    model_overrides: dict = field(default_factory=dict)
+    # evaluation and abort rules
+    eval_sample: int = 200  # val records decoded greedily each epoch (exact match, validity)
+    val_loss_limit: int | None = 2000  # val records used for the validation loss (None: all)
+    eval_every_steps: int | None = None  # extra val exact-match evaluations inside an epoch
+    plateau_patience: int = 10  # epochs without val loss / exact-match progress → abort (0: off)
+    diverge_factor: float = 4.0
+    log_every: int = 20
+    save_every_steps: int | None = None  # also refresh checkpoints/last inside an epoch
+    num_threads: int | None = None  # torch CPU threads (None: leave torch's default)
+    progress: str = "auto"  # auto (a TTY) | on | off
+    echo: bool = False  # also print the log lines on stderr (the CLI turns this on)
+    debug_kill_at_step: int | None = None  # tests: os._exit(137) right after this step
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["gate_epochs"] = list(self.gate_epochs)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        if "gate_epochs" in kw:
+            kw["gate_epochs"] = tuple(kw["gate_epochs"])
+        if "betas" in kw:
+            kw["betas"] = tuple(kw["betas"])
+        return cls(**kw)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Native bf16 matrix instructions (AVX512-BF16 or AMX): bf16 autocast pays off on the CPU."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = f.read(1 << 16)
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _is_tiny(preset: str) -> bool:
+    return preset.endswith("-tiny")
+
+
+def default_train_config(brain: str, preset: str | None = None, device: str = "auto") -> TrainConfig:
+    """The default recipe for a brain and preset (see docs/BRAINS.md for the measured results)."""
+    if brain not in BRAINS:
+        raise ValueError(f"unknown brain {brain!r} (expected one of {', '.join(BRAINS)})")
+    if preset is None:
+        preset = "coordinator-tiny" if brain == "coordinator" else "specialist-tiny"
+    get_preset(preset)  # validates the name
+    if _is_tiny(preset):
+        # CPU recipe: high learning rate, short warmup, bucketed batches of 32.
+        return TrainConfig(
+            brain=brain, preset=preset, device=device, epochs=8, batch_size=32, lr=3e-3,
+            warmup=0.03, min_lr=1e-4, weight_decay=0.05, clip=1.0, gate_epochs=(1, 4, 8),
+            gate_stop_from=8, num_threads=None, amp="bf16" if cpu_has_fast_bf16() else "auto",
+        )
+    # GPU recipe for the seed's shapes: bf16 autocast, compiled, big batches.
+    # (not yet verified on a GPU: no device was available when this recipe was written)
+    lr = 5e-4 if preset.startswith("coordinator") else 7e-4
+    return TrainConfig(
+        brain=brain, preset=preset, device=device, epochs=30, batch_size=64, lr=lr,
+        warmup=0.03, min_lr=lr / 20, weight_decay=0.1, clip=1.0, compile=True,
+        gate_epochs=(1, 5, 10, 20, 30), gate_stop_from=20,
+    )
+
+
+def original_recipe(cfg: TrainConfig) -> TrainConfig:
+    """The earlier system's recipe: Adam, lr 1e-4 constant, batch 4, 100 epochs, fp32, len 256."""
+    return dataclasses.replace(
+        cfg, recipe="original", optimizer="adam", lr=1e-4, min_lr=1e-4, weight_decay=0.0,
+        batch_size=4, grad_accum=1, epochs=100, schedule="constant", warmup=0, clip=0.0,
+        amp="off", compile=False, bucket=False, pad_to=256, betas=(0.9, 0.999),
+        gate_epochs=DEFAULT_GATE_EPOCHS, gate_stop_from=20, recipe_applied=True,
+    )

@@ -1,0 +1,333 @@
+"""Generation: batched greedy or sampled decoding with a KV cache, optional grammar constraint.
+
+``Brain`` is the public entry point used by the rest of the system::
+
+    brain = Brain.load("runs/x/checkpoints/best")
+    [g] = brain.generate([("english", "Represent true", "lc_r")])
+    g.text, g.route, g.finished
+
+Prompts are left-padded so that every row's next token sits in the same column; each row keeps its
+own positions and a key mask hides the padding. Only characters and ``<eos>`` can be generated
+(plus a route tag as the coordinator's first token).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from helix.ml.checkpoint import CheckpointError, load_checkpoint
+from helix.ml.model import GPT, KVCache
+from helix.ml.tokenizer import Tokenizer
+
+Constraint = Callable[[str, str], "tuple[bool, bool]"]
+
+
+@dataclass
+class Generation:
+    text: str  # the decoded target, specials stripped
+    route: str | None  # coordinator only: its first output token
+    tokens: list[int] = field(default_factory=list)  # generated token ids (route tag, chars, <eos>)
+    finished: bool = False  # hit <eos>
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device} requested but CUDA is not available")
+    return dev
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _allowed_masks(tok: Tokenizer, vocab: int, with_route: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
+    body = torch.zeros(vocab, dtype=torch.bool)
+    for i in tok.char_ids.values():
+        body[i] = True
+    body[tok.eos_id] = True
+    if with_route:
+        first = torch.zeros(vocab, dtype=torch.bool)
+        for i in tok.route_ids.values():
+            first[i] = True
+    else:
+        first = body
+    return first.to(device), body.to(device)
+
+
+@torch.no_grad()
+def generate_ids(
+    model: GPT,
+    tok: Tokenizer,
+    prompts: list[list[int]],
+    *,
+    with_route: bool = False,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    constraint: Constraint | None = None,
+    tgt_fmts: list[str] | None = None,
+    use_cache: bool = True,
+    amp: bool = True,
+) -> list[tuple[list[int], bool]]:
+    """Decode one batch of prompts; returns (generated ids, finished) per prompt."""
+    device = next(model.parameters()).device
+    cfg = model.cfg
+    B = len(prompts)
+    if B == 0:
+        return []
+    lens = torch.tensor([len(p) for p in prompts])
+    L = int(lens.max())
+    budget = max(0, min(max_new_tokens, cfg.max_len - int(lens.min())))
+    cap = L + budget
+    idx = torch.full((B, cap), tok.pad_id, dtype=torch.long)
+    valid = torch.zeros((B, cap), dtype=torch.bool)
+    for b, p in enumerate(prompts):
+        idx[b, L - len(p) : L] = torch.tensor(p, dtype=torch.long)
+        valid[b, L - len(p) : L] = True
+    idx, valid = idx.to(device), valid.to(device)
+    pos_all = (valid.long().cumsum(1) - 1).clamp(min=0)
+    next_pos = lens.to(device)  # position of each row's next token
+    first_ok, body_ok = _allowed_masks(tok, cfg.vocab_size, with_route, device)
+
+    out: list[list[int]] = [[] for _ in range(B)]
+    finished = [False] * B
+    texts = [""] * B
+    rows = torch.arange(B, device=device)  # original row of each active row
+    active = list(range(B))
+    use_amp = amp and device.type == "cuda"
+    cache = None
+    if use_cache:
+        dtype = torch.bfloat16 if use_amp else next(model.parameters()).dtype
+        cache = KVCache(cfg, B, cap, device, dtype)
+    with _autocast(device, use_amp):
+        if use_cache:
+            logits = model(idx[:, :L], pos=pos_all[:, :L], key_valid=valid, cache=cache, last_only=True)
+        else:
+            logits = model(idx[:, :L], pos=pos_all[:, :L], key_valid=valid[:, :L], last_only=True)
+        for step in range(budget):
+            logits = logits[:, -1].float()
+            allowed = first_ok if step == 0 else body_ok
+            logits = logits.masked_fill(~allowed, float("-inf"))
+            # a row whose next position would leave the context stops (unfinished)
+            choice = _choose(
+                logits, tok, temperature, top_k, generator, constraint,
+                [tgt_fmts[r] if tgt_fmts else "" for r in active], [texts[r] for r in active],
+                with_route and step == 0,
+            )
+            col = L + step
+            done_now = []
+            for j, r in enumerate(active):
+                t = choice[j]
+                if t is None:  # the constraint left no admissible token
+                    done_now.append(j)
+                    continue
+                out[r].append(t)
+                if t == tok.eos_id:
+                    finished[r] = True
+                    done_now.append(j)
+                else:
+                    ch = tok.id_to_char.get(t)
+                    if ch is not None:
+                        texts[r] += ch
+                    if int(next_pos[j]) + 1 >= cfg.max_len:
+                        done_now.append(j)
+            step_tokens = torch.tensor(
+                [c if c is not None else tok.pad_id for c in choice], dtype=torch.long, device=device
+            )
+            idx[rows, col] = step_tokens
+            valid[rows, col] = True
+            pos_all[rows, col] = next_pos
+            next_pos = next_pos + 1
+            if done_now:
+                keep = [j for j in range(len(active)) if j not in set(done_now)]
+                if not keep:
+                    break
+                keep_t = torch.tensor(keep, device=device)
+                active = [active[j] for j in keep]
+                rows = rows.index_select(0, keep_t)
+                next_pos = next_pos.index_select(0, keep_t)
+                step_tokens = step_tokens.index_select(0, keep_t)
+                if cache is not None:
+                    cache.reorder(keep_t)
+            if step == budget - 1:
+                break
+            if use_cache:
+                logits = model(
+                    step_tokens[:, None], pos=next_pos[:, None] - 1, key_valid=valid[rows],
+                    cache=cache, last_only=True,
+                )
+            else:
+                n = col + 1
+                logits = model(idx[rows, :n], pos=pos_all[rows, :n], key_valid=valid[rows, :n], last_only=True)
+    return [(out[b], finished[b]) for b in range(B)]
+
+
+def _choose(logits, tok, temperature, top_k, generator, constraint, fmts, texts, route_step):
+    """Next token per active row (None: nothing admissible under the constraint)."""
+    if temperature and temperature > 0:
+        scores = logits / temperature
+        if top_k:
+            kth = torch.topk(scores, min(top_k, scores.size(-1)), dim=-1).values[:, -1:]
+            scores = scores.masked_fill(scores < kth, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+    else:
+        probs = None
+    if constraint is None or route_step:
+        if probs is None:
+            return logits.argmax(-1).tolist()
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
+    res = []
+    for j in range(logits.size(0)):
+        res.append(_choose_constrained(logits[j], None if probs is None else probs[j].clone(),
+                                       tok, generator, constraint, fmts[j], texts[j]))
+    return res
+
+
+def _choose_constrained(logit_row, prob_row, tok, generator, constraint, fmt, text):
+    complete = None
+
+    def admissible(t: int) -> bool:
+        nonlocal complete
+        if t == tok.eos_id:
+            if complete is None:
+                complete = bool(constraint(fmt, text)[1])
+            return complete
+        ch = tok.id_to_char.get(t)
+        return ch is not None and bool(constraint(fmt, text + ch)[0])
+
+    if prob_row is None:  # greedy: best-scoring admissible token
+        order = torch.argsort(logit_row, descending=True).tolist()
+        for t in order:
+            if logit_row[t] == float("-inf"):
+                return None
+            if admissible(t):
+                return t
+        return None
+    while True:  # sampling from the distribution restricted to admissible tokens
+        total = float(prob_row.sum())
+        if total <= 0:
+            return None
+        t = int(torch.multinomial(prob_row / total, 1, generator=generator))
+        if admissible(t):
+            return t
+        prob_row[t] = 0.0
+
+
+class Brain:
+    """A trained brain loaded from a checkpoint directory (or a run directory)."""
+
+    def __init__(self, model: GPT, tokenizer: Tokenizer, brain: str, *, config: dict | None = None,
+                 meta: dict | None = None, path: Path | None = None, batch_size: int = 64) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.brain = brain
+        self.config = config or {}
+        self.meta = meta or {}
+        self.path = path
+        self.batch_size = batch_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @classmethod
+    def load(cls, ckpt_dir: str | Path, device: str = "cpu") -> "Brain":
+        ck = load_checkpoint(ckpt_dir)  # verifies the sha256 of model.safetensors
+        brain = ck["config"].get("brain")
+        if brain not in ("coordinator", "ascii", "runic"):
+            raise CheckpointError(f"checkpoint {ck['dir']}: unknown brain {brain!r}")
+        model = GPT(ck["model_cfg"])
+        try:
+            model.load_state_dict(ck["state_dict"])
+        except RuntimeError as e:
+            raise CheckpointError(f"checkpoint {ck['dir']}: weights do not fit its config: {e}") from None
+        dev = resolve_device(device)
+        return cls(model.to(dev), ck["tokenizer"], brain, config=ck["config"], meta=ck["meta"],
+                   path=ck["dir"])
+
+    @property
+    def model_config(self):
+        return self.model.cfg
+
+    def generate(
+        self,
+        requests: list[tuple[str, str, str]],
+        *,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+        constraint: Constraint | None = None,
+        use_cache: bool = True,
+    ) -> list[Generation]:
+        return generate_requests(
+            self.model, self.tokenizer, self.brain, requests, max_new_tokens=max_new_tokens,
+            temperature=temperature, top_k=top_k, seed=seed, constraint=constraint,
+            use_cache=use_cache, batch_size=self.batch_size,
+        )
+
+
+def generate_requests(
+    model: GPT,
+    tok: Tokenizer,
+    brain: str,
+    requests: list[tuple[str, str, str]],
+    *,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+    constraint: Constraint | None = None,
+    use_cache: bool = True,
+    batch_size: int = 64,
+) -> list[Generation]:
+    """Generate for (src_fmt, src, tgt_fmt) requests, batching prompts of similar length."""
+    was_training = model.training
+    model.eval()
+    with_route = brain == "coordinator"
+    prompts = []
+    for i, req in enumerate(requests):
+        if not (isinstance(req, (tuple, list)) and len(req) == 3):
+            raise ValueError(f"request {i}: expected (src_fmt, src, tgt_fmt), got {req!r}")
+        src_fmt, src, tgt_fmt = req
+        ids, _ = tok.encode_prompt(src_fmt, src, tgt_fmt)
+        if len(ids) + 1 >= model.cfg.max_len:
+            raise ValueError(
+                f"request {i}: source too long ({len(src)} characters; the prompt needs "
+                f"{len(ids)} of the brain's {model.cfg.max_len} tokens and leaves no room for output)"
+            )
+        prompts.append(ids)
+    gen = None
+    if temperature and temperature > 0:
+        gen = torch.Generator(device=next(model.parameters()).device)
+        gen.manual_seed(seed if seed is not None else torch.seed())
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    results: list[Generation | None] = [None] * len(prompts)
+    try:
+        for s in range(0, len(order), batch_size):
+            chunk = order[s : s + batch_size]
+            outs = generate_ids(
+                model, tok, [prompts[i] for i in chunk], with_route=with_route,
+                max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                generator=gen, constraint=constraint, tgt_fmts=[requests[i][2] for i in chunk],
+                use_cache=use_cache,
+            )
+            for i, (ids, fin) in zip(chunk, outs):
+                route = None
+                if with_route and ids and ids[0] in tok.id_to_route:
+                    route = tok.id_to_route[ids[0]]
+                results[i] = Generation(tok.decode(ids), route, ids, fin)
+    finally:
+        model.train(was_training)
+    return results  # type: ignore[return-value]

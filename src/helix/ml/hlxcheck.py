@@ -1,0 +1,85 @@
+"""Validity and semantic checks of generated text, through the language core ``helix.hlx``.
+
+- value forms (hlxl, hlx, lc_t, lc_b, lc_r): valid = ``decode(text, fmt)`` succeeds; semantic =
+  the decoded value ``values_equal`` the expected one.
+- program forms (hlxl_ls, hlx_ls): valid = the program parses (``convert`` to the other program
+  form succeeds); semantic = both convert to the same canonical text.
+- english: no parser, so validity and semantic match are ``None`` (only exact match counts).
+
+If the language core is not importable the checks return ``None`` and ``available()`` says why.
+"""
+
+from __future__ import annotations
+
+VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
+PROGRAM_FORMS = ("hlxl_ls", "hlx_ls")
+_OTHER = {"hlxl_ls": "hlx_ls", "hlx_ls": "hlxl_ls"}
+
+_hlx = None
+_import_error: str | None = None
+
+
+def _core():
+    global _hlx, _import_error
+    if _hlx is None and _import_error is None:
+        try:
+            import helix.hlx as h
+
+            for name in ("decode", "values_equal", "convert", "HLXError"):
+                getattr(h, name)
+            _hlx = h
+        except (ImportError, AttributeError) as e:
+            _import_error = f"helix.hlx is not available ({e}); validity and semantic match skipped"
+    return _hlx
+
+
+def available() -> tuple[bool, str | None]:
+    return _core() is not None, _import_error
+
+
+def _parse(fmt: str, text: str):
+    """The canonical parse of ``text`` in ``fmt`` (a value, or the program's other-form text)."""
+    h = _core()
+    if fmt in VALUE_FORMS:
+        return h.decode(text, fmt)
+    return h.convert(text, fmt, _OTHER[fmt])
+
+
+def is_valid(fmt: str, text: str) -> bool | None:
+    h = _core()
+    if h is None or fmt not in VALUE_FORMS + PROGRAM_FORMS:
+        return None
+    try:
+        _parse(fmt, text)
+        return True
+    except Exception:  # HLXError, plus anything a half-finished core might raise
+        return False
+
+
+def semantic_match(fmt: str, text: str, expected: str) -> bool | None:
+    """Does ``text`` mean the same as ``expected`` (both in ``fmt``)?"""
+    h = _core()
+    if h is None or fmt not in VALUE_FORMS + PROGRAM_FORMS:
+        return None
+    try:
+        want = _parse(fmt, expected)
+    except Exception:
+        return None  # the reference itself does not parse: not judgeable
+    try:
+        got = _parse(fmt, text)
+    except Exception:
+        return False
+    if fmt in VALUE_FORMS:
+        try:
+            return bool(h.values_equal(got, want))
+        except Exception:
+            return False
+    return got == want
+
+
+def prefix_constraint(tgt_fmt: str, text: str) -> tuple[bool, bool]:
+    """A generation constraint built on ``helix.hlx.is_valid_prefix`` (for callers that want one)."""
+    h = _core()
+    if h is None or tgt_fmt not in VALUE_FORMS + PROGRAM_FORMS:
+        return True, True
+    return bool(h.is_valid_prefix(text, tgt_fmt)), bool(is_valid(tgt_fmt, text))

@@ -1,0 +1,184 @@
+"""A decoder-only causal transformer, small enough to read in one sitting.
+
+Pre-norm blocks (LayerNorm → causal self-attention → residual, LayerNorm → GELU MLP → residual),
+rotary (default) or learned positions, ``F.scaled_dot_product_attention`` (flash/memory-efficient
+kernels on GPU), no biases, token embedding tied with the output head.
+
+Two ways in:
+- training: ``model(idx)`` with right-padded rows; attention is plainly causal (padding sits after
+  every real token, so no real token ever sees it) and the loss masks padding out.
+- generation: ``model(idx, pos=..., key_valid=..., cache=KVCache)`` with left-padded prompts and
+  per-row positions; ``key_valid`` hides the padding from real tokens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from helix.ml.config import ModelConfig
+
+
+class KVCache:
+    """Preallocated keys and values for every layer: (B, heads, capacity, head_dim)."""
+
+    def __init__(self, cfg: ModelConfig, batch: int, capacity: int, device, dtype) -> None:
+        shape = (batch, cfg.n_heads, capacity, cfg.head_dim)
+        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
+        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
+        self.length = 0  # columns filled so far (same for every row)
+        self.capacity = capacity
+
+    def reorder(self, keep: torch.Tensor) -> None:
+        """Keep only the rows in ``keep`` (drop finished sequences)."""
+        self.k = [t.index_select(0, keep) for t in self.k]
+        self.v = [t.index_select(0, keep) for t in self.v]
+
+
+def rope_tables(cfg: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin for rotary embeddings at integer ``positions`` (B, T) → each (B, 1, T, hd/2)."""
+    hd = cfg.head_dim
+    inv = 1.0 / (cfg.rope_base ** (torch.arange(0, hd, 2, device=positions.device).float() / hd))
+    ang = positions.float()[..., None] * inv  # (B, T, hd/2)
+    return ang.cos()[:, None], ang.sin()[:, None]
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.float().chunk(2, dim=-1)
+    out = torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    return out.type_as(x)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+
+    def forward(self, x, rope, mask, cache: KVCache | None, layer: int):
+        B, T, C = x.shape
+        h, hd = self.cfg.n_heads, self.cfg.head_dim
+        q, k, v = self.qkv(x).view(B, T, 3, h, hd).permute(2, 0, 3, 1, 4)  # each (B, h, T, hd)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if cache is not None:
+            start = cache.length
+            cache.k[layer][:, :, start : start + T] = k
+            cache.v[layer][:, :, start : start + T] = v
+            k = cache.k[layer][:, :, : start + T]
+            v = cache.v[layer][:, :, : start + T]
+        dropout = self.cfg.dropout if self.training else 0.0
+        if mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
+        self.out = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)
+
+    def forward(self, x):
+        return self.out(F.gelu(self.fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps, bias=False)
+        self.attn = Attention(cfg)
+        self.norm2 = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps, bias=False)
+        self.mlp = MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, rope, mask, cache, layer):
+        x = x + self.drop(self.attn(self.norm1(x), rope, mask, cache, layer))
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos_emb = nn.Embedding(cfg.max_len, cfg.d_model) if cfg.pos == "learned" else None
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps, bias=False)
+        self.apply(self._init)
+        # GPT-2 style: scale the residual projections by depth.
+        for name, p in self.named_parameters():
+            if name.endswith("attn.proj.weight") or name.endswith("mlp.out.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * cfg.n_layers))
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        *,
+        pos: torch.Tensor | None = None,
+        key_valid: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        last_only: bool = False,
+    ) -> torch.Tensor:
+        """Logits (B, T, vocab) for token ids ``idx`` (B, T).
+
+        ``pos`` (B, T): each token's position (default 0..T-1). ``key_valid`` (B, S): which key
+        columns are real tokens (S = cache length after this call, or T without a cache); when
+        given, attention uses an explicit causal+padding mask instead of the plain causal kernel.
+        """
+        B, T = idx.shape
+        if pos is None:
+            start = cache.length if cache is not None else 0
+            pos = torch.arange(start, start + T, device=idx.device).expand(B, T)
+        x = self.tok(idx)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(pos.clamp(max=self.cfg.max_len - 1))
+        x = self.drop(x)
+        rope = rope_tables(self.cfg, pos) if self.cfg.pos == "rope" else None
+        mask = None
+        if key_valid is not None or (cache is not None and (cache.length > 0 or T > 1)):
+            mask = self._mask(B, T, cache.length if cache is not None else 0, key_valid, idx.device)
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, mask, cache, i)
+        if cache is not None:
+            cache.length += T
+        if last_only:
+            x = x[:, -1:]
+        return F.linear(self.norm(x), self.tok.weight)
+
+    @staticmethod
+    def _mask(B, T, past, key_valid, device):
+        """Boolean (B, 1, T, past+T): causal, hides padded keys, always lets a token see itself
+        (so a padding query never has an empty row, which would give NaN)."""
+        S = past + T
+        qpos = torch.arange(past, S, device=device)[:, None]
+        kpos = torch.arange(S, device=device)[None, :]
+        causal = kpos <= qpos  # (T, S)
+        if key_valid is None:
+            return causal[None, None].expand(B, 1, T, S)
+        m = causal[None] & key_valid[:, None, :S]
+        m = m | (kpos == qpos)[None]
+        return m[:, None]
+
+
+def loss_fn(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Sum of token cross-entropies weighted by ``weights`` (1 on target tokens, 0 elsewhere)."""
+    ce = F.cross_entropy(
+        logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction="none"
+    )
+    return (ce * weights.reshape(-1)).sum()

@@ -1,0 +1,124 @@
+"""A small synthetic corpus in the corpus record format (docs/CONVENTIONS.md), for tests and
+smoke runs of the brains without the real corpus builder.
+
+Values are limited to booleans, null, small ints, int arrays and the Int literal contract (14),
+whose forms are simple enough to write here directly (spec §4–§7). It includes the gate requests.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from helix.ml.tokenizer import route_for
+from helix.util import atomic_write_json, atomic_write_text
+
+
+def _sleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if (n == 0 and not b & 0x40) or (n == -1 and b & 0x40):
+            out.append(b)
+            return bytes(out)
+        out.append(b | 0x80)
+
+
+def _forms(v) -> dict[str, str]:
+    """hlxl, hlx, lc_t, lc_b, lc_r of a value: bool/None/int/list[int]/('lit', int)."""
+    if v is True:
+        return {"hlxl": "true", "hlx": "True", "lc_t": "[TRUE]", "lc_b": "[0x0a]", "lc_r": "⊤"}
+    if v is False:
+        return {"hlxl": "false", "hlx": "False", "lc_t": "[FALSE]", "lc_b": "[0x0b]", "lc_r": "⊥"}
+    if v is None:
+        return {"hlxl": "null", "hlx": "None", "lc_t": "[NULL]", "lc_b": "[0x00]", "lc_r": "∅"}
+    if isinstance(v, int):
+        hexed = (bytes([1]) + _sleb(v)).hex()
+        return {"hlxl": str(v), "hlx": str(v), "lc_t": f"[INT({v})]",
+                "lc_b": f"[0x{hexed}]", "lc_r": str(v)}
+    if isinstance(v, list):
+        items = ", ".join(str(i) for i in v)
+        toks = ", ".join(f"INT({i})" for i in v)
+        lcb = b"\x05" + bytes([len(v)]) + b"".join(b"\x01" + _sleb(i) for i in v) + b"\x06"
+        return {"hlxl": f"[{items}]", "hlx": f"[{items}]",
+                "lc_t": f"[ARR_START, {toks}, ARR_END]" if v else "[ARR_START, ARR_END]",
+                "lc_b": f"[0x{lcb.hex()}]", "lc_r": f"🜃{items}🜄"}
+    if isinstance(v, tuple) and v[0] == "lit":
+        n = v[1]
+        lcb = (b"\x07\x01\x02" + b"14" + b"\x07\x01\x02" + b"@0" + b"\x01" + _sleb(n) + b"\x08\x08")
+        return {"hlxl": f"{{14: {{@0: {n}}}}}", "hlx": f'{{14: {{"@0": {n}}}}}',
+                "lc_t": f"[OBJ_START, KEY(14), OBJ_START, FIELD_0, INT({n}), OBJ_END, OBJ_END]",
+                "lc_b": f"[0x{lcb.hex()}]", "lc_r": f"🜊14🜁0 {n}🜂"}
+    raise TypeError(v)
+
+
+def _sentences(rng: random.Random, n: int) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = [
+        ("Represent true", True), ("Represent false", False), ("Represent null", None),
+        ("Create array [1,2]", [1, 2]), ("Store number 42", 42), ("Integer literal 42", ("lit", 42)),
+    ]
+    while len(out) < n:
+        k = rng.randrange(4)
+        if k == 0:
+            i = rng.randrange(0, 300)
+            out.append((f"Store number {i}", i))
+        elif k == 1:
+            a, b = rng.randrange(10), rng.randrange(10)
+            out.append((f"Create array [{a},{b}]", [a, b]))
+        elif k == 2:
+            i = rng.randrange(0, 300)
+            out.append((f"Integer literal {i}", ("lit", i)))
+        else:
+            out.append((rng.choice(["Represent true", "Represent false", "Represent null"]),
+                        rng.choice([True, False, None])))
+    return out
+
+
+BRAIN_TARGETS = {"ascii": ("lc_t", "lc_b"), "runic": ("lc_r",),
+                 "coordinator": ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")}
+
+
+def make_records(brain: str, n: int, seed: int = 0, val_frac: float = 0.1) -> list[dict]:
+    """``n`` distinct-ish records for ``brain``; the first few (gate requests) are always train."""
+    rng = random.Random(seed)
+    recs = []
+    seen = set()
+    for sent, v in _sentences(rng, 10 * n):
+        if len(recs) >= n:
+            break
+        forms = _forms(v)
+        if brain == "coordinator" and sent.startswith("Represent") and rng.random() < 0.3:
+            cand = [("hlx", forms["hlx"], "english", sent)]
+        else:
+            cand = [("english", sent, t, forms[t]) for t in BRAIN_TARGETS[brain]]
+        for sf, src, tf, tgt in cand:
+            if (sf, src, tf) in seen or len(recs) >= n:
+                continue
+            seen.add((sf, src, tf))
+            split = "train" if len(recs) < 12 or rng.random() > val_frac else rng.choice(["val", "test"])
+            recs.append({"id": f"syn-{brain}-{len(recs):05d}", "split": split, "category": "synthetic",
+                         "src_fmt": sf, "src": src, "tgt_fmt": tf, "tgt": tgt, "value": forms["hlx"],
+                         "route": route_for(tf)})
+    if brain == "coordinator":
+        recs.append({"id": f"syn-{brain}-prog", "split": "train", "category": "program",
+                     "src_fmt": "hlxl_ls", "src": "let x = ls.collapse(42);\nreturn ls.resolve(x);",
+                     "tgt_fmt": "hlx_ls", "tgt": "x = collapse(42)\n__result__ = resolve(x)",
+                     "value": None})
+        recs.append({"id": f"syn-{brain}-hlx-true", "split": "train", "category": "synthetic",
+                     "src_fmt": "hlx", "src": "True", "tgt_fmt": "english", "tgt": "Represent true",
+                     "value": "True"})
+    return recs
+
+
+def write_corpus(out: str | Path, n: int = 200, seed: int = 0, brains=("coordinator", "ascii", "runic")) -> Path:
+    out = Path(out)
+    names = {"coordinator": "canonical.jsonl", "ascii": "ascii.jsonl", "runic": "runic.jsonl"}
+    counts = {}
+    for b in brains:
+        recs = make_records(b, n, seed)
+        counts[b] = len(recs)
+        atomic_write_text(out / names[b], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
+    atomic_write_json(out / "manifest.json", {"synthetic": True, "seed": seed, "counts": counts})
+    return out

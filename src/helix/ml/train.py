@@ -1,0 +1,719 @@
+"""Training loop: AdamW + warmup/cosine, clipping, accumulation, bf16 autocast on CUDA, compile,
+DDP under torchrun, quality gates, abort rules, atomic checkpoints, exact resume.
+
+Files written into ``cfg.out`` (rank 0 only): ``status.json``, ``<brain>_training.log``,
+``metrics.jsonl``, ``tb/`` (one TensorBoard event file per epoch) and ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from helix.ml import checkpoint as ckpt
+from helix.ml.config import TrainConfig, get_preset, original_recipe
+from helix.ml.data import collate, dummy_batch, encode_records, epoch_batches, load_records
+from helix.ml.flops import peak_bf16_flops, train_flops
+from helix.ml.gates import fixed_sample, run_gate, score_outputs
+from helix.ml.generate import generate_requests, resolve_device
+from helix.ml.model import GPT, loss_fn
+from helix.ml.tokenizer import BRAINS, Tokenizer
+from helix.util import atomic_write_json, atomic_write_text, utc_now_iso
+
+STATUSES = ("queued", "staged", "training", "completed", "aborted", "quality_failed", "failed")
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: the run stops, its status says so (last checkpoint stays resumable)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Output files
+# ----------------------------------------------------------------------------------------------
+class RunFiles:
+    """status.json, the human log, metrics.jsonl and TensorBoard files of one run (rank 0)."""
+
+    def __init__(self, out: Path, brain: str, preset: str, enabled: bool) -> None:
+        self.out = out
+        self.enabled = enabled
+        self.brain = brain
+        self.preset = preset
+        self.status_path = out / "status.json"
+        self.log_path = out / f"{brain}_training.log"
+        self.metrics_path = out / "metrics.jsonl"
+        self.tb_dir = out / "tb"
+        self.status: dict = {
+            "time": utc_now_iso(), "brain": brain, "preset": preset, "epoch": 0, "total_epochs": 0,
+            "step": 0, "total_steps": 0, "train_loss": None, "val_loss": None,
+            "val_exact_match": None, "tokens_per_s": None, "mfu": None, "eta_s": None,
+            "gpu_mem_bytes": None, "status": "staged", "last_gate": None, "message": "",
+            "pid": os.getpid(),
+        }
+        self.log_lines: list[str] = []
+        self.metrics: list[str] = []
+        self.tb_pending: list[tuple[str, float, int]] = []
+        self._last_flush = 0.0
+        self.echo = False
+        self.progress = None
+        if enabled:
+            out.mkdir(parents=True, exist_ok=True)
+
+    def load_existing(self, upto_step: int) -> None:
+        """On resume: keep the earlier log and the metrics up to the resumed step."""
+        if not self.enabled:
+            return
+        if self.log_path.exists():
+            self.log_lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        if self.metrics_path.exists():
+            for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if rec.get("step", 0) <= upto_step:
+                    self.metrics.append(line)
+
+    def set_status(self, **kw) -> None:
+        self.status.update(kw)
+        self.status["time"] = utc_now_iso()
+        if self.enabled:
+            atomic_write_json(self.status_path, self.status)
+
+    def log(self, msg: str) -> None:
+        line = f"{utc_now_iso()} {msg}"
+        self.log_lines.append(line)
+        if self.enabled and self.echo:
+            if self.progress is not None:
+                self.progress.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr, flush=True)
+
+    def metric(self, rec: dict) -> None:
+        from helix.util import _finite
+
+        self.metrics.append(json.dumps(_finite(rec), ensure_ascii=False, allow_nan=False))
+        for k, v in rec.items():
+            if k not in ("kind", "step", "epoch", "time") and isinstance(v, (int, float)) and v is not None:
+                if isinstance(v, bool) or not math.isfinite(float(v)):
+                    continue
+                self.tb_pending.append((f"{rec.get('kind', 'train')}/{k}", float(v), int(rec.get("step", 0))))
+
+    def flush(self, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_flush < 5.0:
+            return
+        self._last_flush = now
+        atomic_write_text(self.log_path, "\n".join(self.log_lines) + "\n")
+        atomic_write_text(self.metrics_path, "\n".join(self.metrics) + ("\n" if self.metrics else ""))
+
+    def flush_tb(self, epoch: int) -> None:
+        """Write the pending scalars as one event file, built aside and renamed into tb/."""
+        if not self.enabled or not self.tb_pending:
+            return
+        import tempfile
+
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception as e:  # pragma: no cover - tensorboard is a dependency
+            self.log(f"tensorboard unavailable: {e}")
+            self.tb_pending = []
+            return
+        self.tb_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.out, prefix=".tb-") as tmp:
+            w = SummaryWriter(log_dir=tmp)
+            for tag, val, step in self.tb_pending:
+                w.add_scalar(tag, val, step)
+            w.close()
+            for f in Path(tmp).iterdir():
+                if "tfevents" in f.name:
+                    with open(f, "rb+") as fh:
+                        os.fsync(fh.fileno())
+                    os.replace(f, self.tb_dir / f"events.out.tfevents.{epoch:06d}.helix")
+        self.tb_pending = []
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------
+def lr_at(cfg: TrainConfig, step: int, total: int, time_frac: float | None = None) -> float:
+    """Learning rate for optimizer step ``step`` (0-based): linear warmup, then cosine to min_lr.
+
+    ``time_frac`` (time-budgeted schedule): the cosine follows the elapsed fraction of the time
+    budget instead of the step count, so the run ends annealed whatever the machine's speed.
+    """
+    if time_frac is not None and cfg.schedule != "constant":
+        wf = cfg.warmup if cfg.warmup < 1 else 0.0
+        if wf > 0 and time_frac < wf:
+            return cfg.lr * min(1.0, max(time_frac / wf, (step + 1) / 1000))
+        t = min(1.0, max(0.0, (time_frac - wf) / max(1e-9, 1 - wf)))
+        return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
+    if cfg.schedule == "constant":
+        warm = cfg.warmup if cfg.warmup >= 1 else cfg.warmup * total
+        return cfg.lr * min(1.0, (step + 1) / warm) if warm >= 1 else cfg.lr
+    warm = int(cfg.warmup) if cfg.warmup >= 1 else int(round(cfg.warmup * total))
+    if warm > 0 and step < warm:
+        return cfg.lr * (step + 1) / warm
+    span = max(1, total - warm)
+    t = min(1.0, (step - warm) / span)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+def _rng_state(device: torch.device) -> dict:
+    st = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        st["cuda"] = torch.cuda.get_rng_state(device)
+    return st
+
+
+def _set_rng_state(st: dict, device: torch.device) -> None:
+    torch.set_rng_state(st["torch"])
+    if device.type == "cuda" and "cuda" in st:
+        torch.cuda.set_rng_state(st["cuda"], device)
+
+
+def _finite_or_none(x):
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def _progress_enabled(cfg: TrainConfig, rank: int) -> bool:
+    if rank != 0 or cfg.progress == "off":
+        return False
+    return cfg.progress == "on" or sys.stderr.isatty()
+
+
+def resolve_config(cfg: TrainConfig) -> TrainConfig:
+    if cfg.recipe == "original":
+        if not cfg.recipe_applied:
+            cfg = original_recipe(cfg)
+    elif cfg.recipe != "default":
+        raise ValueError(f"unknown recipe {cfg.recipe!r} (default or original)")
+    if cfg.brain not in BRAINS:
+        raise ValueError(f"unknown brain {cfg.brain!r}")
+    if cfg.gate_policy not in ("warn", "stop"):
+        raise ValueError("gate_policy must be warn or stop")
+    if not cfg.out:
+        raise ValueError("TrainConfig.out (the run folder) is required")
+    if not cfg.corpus:
+        raise ValueError("TrainConfig.corpus is required")
+    if cfg.batch_size < 1 or cfg.grad_accum < 1 or cfg.epochs < 1:
+        raise ValueError("batch_size, grad_accum and epochs must be >= 1")
+    return cfg
+
+
+@torch.no_grad()
+def evaluate_loss(model: GPT, examples, tok: Tokenizer, device, *, batch_size: int, amp: bool) -> float:
+    """Mean target-token cross-entropy over ``examples``."""
+    was = model.training
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    batches = epoch_batches([len(e.ids) for e in examples], batch_size, 0, 0, shuffle=False)
+    for b in batches:
+        inp, tgt, w = collate([examples[i] for i in b], tok.pad_id)
+        inp, tgt, w = inp.to(device), tgt.to(device), w.to(device)
+        with (torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()):
+            logits = model(inp)
+        total += loss_fn(logits, tgt, w).double()
+        count += int(w.sum().item())
+    model.train(was)
+    return float(total.item()) / max(1, count)
+
+
+# ----------------------------------------------------------------------------------------------
+# The training run
+# ----------------------------------------------------------------------------------------------
+def train(cfg: TrainConfig) -> dict:
+    """Train one brain; returns the final summary (also written to ``status.json``)."""
+    cfg = resolve_config(cfg)
+    world, rank, local_rank = _dist_info()
+    out = Path(cfg.out)
+    files = RunFiles(out, cfg.brain, cfg.preset, enabled=rank == 0)
+    files.echo = cfg.echo
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        def _on_term(signum, frame):
+            raise Terminated(f"terminated by signal {signum}")
+
+        old_handler = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        return _train(cfg, files, world, rank, local_rank)
+    except BaseException as e:
+        if files.status.get("status") not in ("completed", "aborted", "quality_failed"):
+            stopped = isinstance(e, (Terminated, KeyboardInterrupt))
+            msg = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            if stopped:
+                msg = str(e) or "interrupted"
+            files.log(f"{'STOPPED' if stopped else 'FAILED'}: {msg}")
+            files.set_status(status="aborted" if stopped else "failed", message=msg[:500])
+            files.flush(force=True)
+        raise
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank: int) -> dict:
+    t_start = time.time()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    if cfg.device in ("auto", "cuda") and torch.cuda.is_available():
+        device = torch.device("cuda", local_rank if world > 1 else torch.cuda.current_device())
+    else:
+        device = resolve_device("cpu" if cfg.device == "auto" else cfg.device)
+        if device.type == "cuda" and world > 1:
+            device = torch.device("cuda", local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    use_amp = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
+    if use_amp and device.type != "cuda":
+        use_amp_cpu = True
+    else:
+        use_amp_cpu = False
+
+    files.set_status(status="staged", message="loading corpus", total_epochs=cfg.epochs)
+    tok = Tokenizer()
+    mcfg = get_preset(cfg.preset)
+    overrides = dict(cfg.model_overrides)
+    if cfg.dropout is not None:
+        overrides["dropout"] = cfg.dropout
+    if overrides:
+        mcfg = dataclasses.replace(mcfg, **overrides)
+    if mcfg.vocab_size < tok.vocab_size:
+        raise ValueError("model vocab_size is smaller than the tokenizer's vocabulary")
+
+    train_recs = load_records(cfg.corpus, cfg.brain, "train")
+    val_recs = load_records(cfg.corpus, cfg.brain, "val")
+    if not train_recs:
+        raise ValueError(f"corpus {cfg.corpus} has no train records for brain {cfg.brain}")
+    train_ds = encode_records(train_recs, tok, cfg.brain, mcfg.max_len)
+    val_ds = encode_records(val_recs, tok, cfg.brain, mcfg.max_len)
+    val_loss_examples = val_ds.examples[: cfg.val_loss_limit] if cfg.val_loss_limit else val_ds.examples
+    sample = fixed_sample(val_recs, cfg.eval_sample)
+    lengths = [len(e.ids) for e in train_ds.examples]
+    n_batches = len(epoch_batches(lengths, cfg.batch_size, cfg.seed, 0, bucket=cfg.bucket))
+    steps_per_epoch = math.ceil(n_batches / cfg.grad_accum)
+    total_steps = cfg.epochs * steps_per_epoch
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
+    total_epochs = math.ceil(total_steps / steps_per_epoch)
+
+    torch.manual_seed(cfg.seed)
+    model = GPT(mcfg).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    fused = device.type == "cuda"
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), fused=fused)
+    elif cfg.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), fused=fused)
+    else:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+    ck_root = Path(cfg.out) / "checkpoints"
+    state = {
+        "step": 0, "epoch": 0, "batch_in_epoch": 0, "epoch_loss_sum": 0.0, "epoch_steps": 0,
+        "best_em": -1.0, "best_val_loss": float("inf"), "best_epoch": 0, "stale_epochs": 0,
+        "plateau_best_loss": float("inf"), "plateau_best_em": -1.0,
+        "ema": None, "min_ema": None, "elapsed_s": 0.0, "tokens": 0, "gates": [],
+        "real_tokens": 0,
+    }
+    if cfg.resume:
+        if rank == 0:
+            ckpt.recover(ck_root)
+        if world > 1:
+            dist.barrier()
+        last = ck_root / "last"
+        if (last / "meta.json").exists():
+            loaded = ckpt.load_checkpoint(last)
+            model.load_state_dict(loaded["state_dict"])
+            ts = ckpt.load_train_state(last)
+            opt.load_state_dict(ts["optimizer"])
+            state.update(ts["state"])
+            state["gates"] = json.loads(state.pop("gates_json", "[]"))
+            _set_rng_state(ts["rng"], device)
+            files.load_existing(state["step"])
+            files.log(f"resumed from {last} at epoch {state['epoch']} batch {state['batch_in_epoch']} "
+                      f"(step {state['step']})")
+        else:
+            files.log(f"--resume: no checkpoint in {last}; starting fresh")
+    if state["gates"]:
+        files.status["last_gate"] = _gate_summary(state["gates"][-1])
+
+    raw_model = model
+    fwd_model = torch.compile(model) if cfg.compile else model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        fwd_model = DDP(fwd_model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    n_params = raw_model.num_params()
+    peak = peak_bf16_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    files.log(
+        f"train brain={cfg.brain} preset={cfg.preset} params={n_params:,} device={device} "
+        f"world={world} amp={'bf16' if use_amp else 'off'} compile={cfg.compile} recipe={cfg.recipe} "
+        f"train={len(train_ds)} val={len(val_ds)} skipped_long={train_ds.skipped_long} "
+        f"with_unk={train_ds.with_unk} steps/epoch={steps_per_epoch} total_steps={total_steps}"
+    )
+    files.set_status(status="training", message="", total_epochs=total_epochs, total_steps=total_steps,
+                     step=state["step"], epoch=state["epoch"])
+    files.flush(force=True)
+
+    progress = None
+    if _progress_enabled(cfg, rank):
+        from tqdm import tqdm
+
+        progress = tqdm(total=total_steps, initial=state["step"], desc=cfg.brain, unit="step",
+                        dynamic_ncols=True)
+    files.progress = progress
+
+    sync_every = 1 if device.type == "cpu" else max(1, cfg.log_every)
+    start_step = state["step"]
+    run_t0 = time.time()
+    elapsed0 = state["elapsed_s"]
+    window_t0 = time.time()
+    window_tokens = 0
+    window_flops = 0.0
+    final_status, final_msg = "completed", ""
+    stop = False
+    pending_losses: list[torch.Tensor] = []
+    amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp and not use_amp_cpu else (
+        (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if use_amp_cpu else contextlib.nullcontext)
+
+    epoch = state["epoch"]
+    while epoch < total_epochs and not stop:
+        batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch, bucket=cfg.bucket)
+        groups_ = [batches[i : i + cfg.grad_accum] for i in range(0, len(batches), cfg.grad_accum)]
+        start_g = state["batch_in_epoch"]
+        if start_g == 0:
+            state["epoch_loss_sum"], state["epoch_steps"] = 0.0, 0
+        raw_model.train()
+        for gi in range(start_g, len(groups_)):
+            if state["step"] >= total_steps:
+                break
+            micro = groups_[gi]
+            global_tokens = sum(train_ds.examples[i].n_target for b in micro for i in b)
+            tfrac = None
+            if cfg.schedule_by_time and cfg.time_budget_s:
+                tfrac = (elapsed0 + time.time() - run_t0) / cfg.time_budget_s
+            lr = lr_at(cfg, state["step"], total_steps, tfrac)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss_acc = torch.zeros((), device=device)
+            step_real = 0
+            for mi, b in enumerate(micro):
+                share = b[rank::world]
+                if share:
+                    exs = [train_ds.examples[i] for i in share]
+                    inp, tgt, w = collate(exs, tok.pad_id, pad_to=cfg.pad_to, multiple=cfg.pad_multiple)
+                    step_real += sum(len(e.ids) - 1 for e in exs)
+                    window_flops += train_flops(mcfg, [len(e.ids) - 1 for e in exs])
+                else:
+                    inp, tgt, w = dummy_batch(tok.pad_id)
+                inp = inp.to(device, non_blocking=True)
+                tgt = tgt.to(device, non_blocking=True)
+                w = w.to(device, non_blocking=True)
+                sync_ctx = (fwd_model.no_sync() if world > 1 and mi < len(micro) - 1
+                            else contextlib.nullcontext())
+                with sync_ctx:
+                    with amp_ctx():
+                        logits = fwd_model(inp)
+                    lsum = loss_fn(logits, tgt, w)
+                    (lsum * (world / global_tokens)).backward()
+                loss_acc += lsum.detach()
+            step_loss_t = loss_acc / global_tokens
+            state["step"] += 1
+            window_tokens += step_real
+            state["real_tokens"] += step_real
+            sync_now = state["step"] % sync_every == 0 or gi == len(groups_) - 1
+            if world > 1:
+                dist.all_reduce(step_loss_t)
+            pending_losses.append(step_loss_t)
+            step_loss = None
+            if sync_now:
+                vals = torch.stack(pending_losses).tolist()
+                pending_losses = []
+                step_loss = vals[-1]
+                bad = next((v for v in vals if not math.isfinite(v)), None)
+                if bad is not None:
+                    final_status, final_msg = "aborted", f"non-finite loss ({bad}) at step {state['step']}"
+                    stop = True
+                    break
+                for v in vals:
+                    state["ema"] = v if state["ema"] is None else 0.95 * state["ema"] + 0.05 * v
+                    warm_done = state["step"] > max(50, int(0.05 * total_steps))
+                    if warm_done:
+                        state["min_ema"] = state["ema"] if state["min_ema"] is None else min(state["min_ema"], state["ema"])
+                    if (state["min_ema"] is not None and state["ema"] > cfg.diverge_factor * state["min_ema"]
+                            and state["ema"] > state["min_ema"] + 1.0):
+                        final_status = "aborted"
+                        final_msg = (f"diverged: loss EMA {state['ema']:.3f} > {cfg.diverge_factor}x its "
+                                     f"minimum {state['min_ema']:.3f} at step {state['step']}")
+                        stop = True
+                state["epoch_loss_sum"] += sum(vals)
+                state["epoch_steps"] += len(vals)
+                if stop:
+                    break
+            if cfg.clip and cfg.clip > 0:
+                gnorm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.clip)
+            else:
+                gnorm = None
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            state["batch_in_epoch"] = gi + 1
+            if progress is not None:
+                progress.update(1)
+                if step_loss is not None:
+                    progress.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch + 1)
+            elapsed = elapsed0 + (time.time() - run_t0)
+            over = bool(cfg.time_budget_s and elapsed >= cfg.time_budget_s)
+            if world > 1:
+                flag = torch.tensor([1.0 if over else 0.0], device=device)
+                dist.all_reduce(flag)
+                over = flag.item() > 0
+            if over:
+                final_msg = f"time budget of {cfg.time_budget_s:.0f}s reached at step {state['step']}"
+                stop = True
+            if rank == 0 and (sync_now and (state["step"] % cfg.log_every == 0 or stop)):
+                dt = max(1e-9, time.time() - window_t0)
+                tps = window_tokens / dt
+                mfu = (window_flops * world / dt / peak) if peak else None
+                rec = {"kind": "train", "step": state["step"], "epoch": epoch + 1, "loss": step_loss,
+                       "lr": lr, "tokens_per_s": tps * world, "time": utc_now_iso()}
+                if gnorm is not None:
+                    rec["grad_norm"] = float(gnorm)
+                if mfu is not None:
+                    rec["mfu"] = mfu
+                files.metric(rec)
+                steps_left = total_steps - state["step"]
+                rate = (time.time() - run_t0) / max(1, state["step"] - start_step)
+                eta = steps_left * rate
+                if cfg.time_budget_s:
+                    eta = min(eta, max(0.0, cfg.time_budget_s - (elapsed0 + time.time() - run_t0)))
+                files.log(f"epoch {epoch + 1}/{total_epochs} step {state['step']}/{total_steps} "
+                          f"loss {step_loss:.4f} lr {lr:.2e} tok/s {tps * world:,.0f}")
+                files.set_status(step=state["step"], epoch=epoch, train_loss=_finite_or_none(step_loss),
+                                 tokens_per_s=tps * world, mfu=mfu, eta_s=eta,
+                                 gpu_mem_bytes=(torch.cuda.max_memory_allocated(device)
+                                                if device.type == "cuda" else None))
+                files.flush()
+                window_t0, window_tokens, window_flops = time.time(), 0, 0.0
+            if cfg.debug_kill_at_step and state["step"] == cfg.debug_kill_at_step:
+                files.flush(force=True)
+                os._exit(137)  # simulate a kill (tests): no cleanup, no final writes
+            if (cfg.eval_every_steps and rank == 0 and sample and state["step"] % cfg.eval_every_steps == 0
+                    and gi < len(groups_) - 1 and not stop):
+                te = time.time()
+                gens = generate_requests(raw_model, tok, cfg.brain,
+                                         [(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in sample])
+                res = score_outputs(cfg.brain, sample, gens)
+                raw_model.train()
+                files.metric({"kind": "eval", "step": state["step"], "epoch": epoch + 1,
+                              "val_exact_match": res["exact_match"], "val_validity": res["validity"],
+                              "elapsed_s": elapsed0 + (time.time() - run_t0), "eval_s": time.time() - te,
+                              "time": utc_now_iso()})
+                files.log(f"eval step {state['step']}: val exact {res['exact_match']} validity {res['validity']}")
+                files.set_status(val_exact_match=res["exact_match"])
+            if (cfg.save_every_steps and rank == 0 and state["step"] % cfg.save_every_steps == 0
+                    and gi < len(groups_) - 1 and not stop):
+                state["elapsed_s"] = elapsed0 + (time.time() - run_t0)
+                _save_last(cfg, raw_model, mcfg, tok, opt, state, device, ck_root, epoch, files)
+            if stop:
+                break
+        if final_status == "aborted":
+            break
+        # ---------------- end of epoch (or of the budget) -------------------------------------
+        epoch_done = state["batch_in_epoch"] >= len(groups_)
+        ep_no = epoch + 1
+        decision = torch.zeros(1, device=device)
+        if rank == 0:
+            res = _end_of_epoch(cfg, raw_model, tok, files, state, ep_no, total_epochs, val_loss_examples,
+                                sample, device, use_amp and not use_amp_cpu, mcfg, opt, ck_root,
+                                final=(ep_no == total_epochs or stop or state["step"] >= total_steps),
+                                epoch_done=epoch_done, elapsed=elapsed0 + (time.time() - run_t0))
+            if res is not None:
+                final_status, final_msg = res
+                decision[0] = 1
+        if world > 1:
+            dist.broadcast(decision, 0)
+        if decision.item() > 0:
+            stop = True
+            if rank != 0:
+                final_status = "stopped"
+        if epoch_done:
+            epoch += 1
+            state["epoch"] = epoch
+            state["batch_in_epoch"] = 0
+        if state["step"] >= total_steps:
+            break
+
+    if progress is not None:
+        progress.close()
+    if final_status == "completed" and not final_msg and state["gates"] and not state["gates"][-1]["passed"]:
+        final_msg = f"last gate (epoch {state['gates'][-1]['epoch']}) failed, policy warn: {state['gates'][-1]['reason']}"
+    elapsed = elapsed0 + (time.time() - run_t0)
+    summary = {
+        "status": final_status, "message": final_msg, "brain": cfg.brain, "preset": cfg.preset,
+        "epochs_done": state["epoch"], "step": state["step"], "total_steps": total_steps,
+        "best_val_exact_match": _finite_or_none(state["best_em"]) if state["best_em"] >= 0 else None,
+        "best_epoch": state["best_epoch"], "best_val_loss": _finite_or_none(state["best_val_loss"]),
+        "elapsed_s": elapsed, "train_wall_s": time.time() - t_start, "params": n_params,
+        "gates": state["gates"], "out": str(cfg.out),
+        "checkpoints": {"best": str(ck_root / "best"), "last": str(ck_root / "last")},
+    }
+    if rank == 0:
+        files.log(f"finished: {final_status}{(' — ' + final_msg) if final_msg else ''} "
+                  f"best val exact match {summary['best_val_exact_match']} at epoch {state['best_epoch']} "
+                  f"in {elapsed:.1f}s")
+        files.set_status(status=final_status if final_status in STATUSES else "completed",
+                         message=final_msg, step=state["step"], eta_s=0)
+        files.flush(force=True)
+        atomic_write_json(Path(cfg.out) / "summary.json", summary)
+    return summary
+
+
+def _gate_summary(g: dict) -> dict:
+    return {"epoch": g["epoch"], "passed": g["passed"], "reason": g["reason"],
+            "requests": f"{g['requests_passed']}/{g['requests_total']}",
+            "val_exact_match": g["val_sample"]["exact_match"], "validity": g["val_sample"]["validity"]}
+
+
+def _train_state(opt, state, device) -> dict:
+    st = {k: v for k, v in state.items() if k != "gates"}
+    # only primitives: floats (inf allowed by torch.save) / ints / None
+    return {"optimizer": opt.state_dict(), "state": st, "rng": _rng_state(device), "version": 1}
+
+
+def _save_last(cfg, model, mcfg, tok, opt, state, device, ck_root, epoch, files, meta_extra=None):
+    meta = {"epoch": epoch, "step": state["step"], "batch_in_epoch": state["batch_in_epoch"],
+            "time": utc_now_iso(), **(meta_extra or {})}
+    ts = _train_state(opt, state, device)
+    ts["state"]["gates_json"] = json.dumps(state["gates"], ensure_ascii=False)
+    ckpt.save_checkpoint(ck_root / "last", model=model, brain=cfg.brain, preset=cfg.preset,
+                         model_cfg=mcfg, tokenizer=tok, meta=meta, train_cfg=cfg.to_dict(),
+                         train_state=ts)
+
+
+def _end_of_epoch(cfg, model, tok, files, state, ep_no, total_epochs, val_examples, sample, device,
+                  amp, mcfg, opt, ck_root, *, final, epoch_done, elapsed):
+    """Evaluate, gate, checkpoint and report; returns (status, message) to stop, else None."""
+    stop = None
+    train_loss = state["epoch_loss_sum"] / max(1, state["epoch_steps"])
+    val_loss = (evaluate_loss(model, val_examples, tok, device, batch_size=max(16, cfg.batch_size), amp=amp)
+                if val_examples else None)
+    gate = None
+    if ep_no in cfg.gate_epochs or final:
+        gate = run_gate(model, tok, cfg.brain, ep_no, sample=sample, min_exact=cfg.gate_min_exact)
+        sample_res = gate["val_sample"]
+        state["gates"].append(gate)
+        verdict = "PASSED" if gate["passed"] else "FAILED"
+        files.log(f"gate epoch {ep_no}: {verdict} ({gate['requests_passed']}/{gate['requests_total']} "
+                  f"requests, val exact {sample_res['exact_match']}, validity {sample_res['validity']}) "
+                  f"{gate['reason']}")
+        for c in gate["requests"]:
+            files.log(f"  gate {'ok ' if c['ok'] else 'BAD'} {c['src_fmt']}→{c['tgt_fmt']} {c['src']!r}: "
+                      f"got {c['got'][:80]!r}" + ("" if c["ok"] else f" expected {c['expected'][:80]!r}"))
+        if not gate["passed"] and cfg.gate_policy == "stop" and (ep_no >= cfg.gate_stop_from or final):
+            stop = ("quality_failed", f"gate at epoch {ep_no} failed: {gate['reason']}")
+    elif sample:
+        gens = generate_requests(model, tok, cfg.brain, [(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in sample])
+        sample_res = score_outputs(cfg.brain, sample, gens)
+    else:
+        sample_res = {"n": 0, "exact_match": None, "validity": None, "route_accuracy": None}
+    em = sample_res["exact_match"]
+    em_v = em if em is not None else -1.0
+    vl = val_loss if val_loss is not None else float("inf")
+
+    # abort rules
+    if val_loss is not None and not math.isfinite(val_loss):
+        stop = ("aborted", f"non-finite validation loss at epoch {ep_no}")
+    improved = vl < state["plateau_best_loss"] * (1 - 1e-3) or em_v > state["plateau_best_em"] + 1e-9
+    if improved:
+        state["stale_epochs"] = 0
+    else:
+        state["stale_epochs"] += 1
+    state["plateau_best_loss"] = min(state["plateau_best_loss"], vl)
+    state["plateau_best_em"] = max(state["plateau_best_em"], em_v)
+    if (stop is None and cfg.plateau_patience and state["stale_epochs"] >= cfg.plateau_patience
+            and em_v < 1.0):
+        stop = ("aborted", f"plateau: no progress in validation loss or exact match for "
+                           f"{state['stale_epochs']} epochs (epoch {ep_no})")
+
+    is_best = em_v > state["best_em"] or (em_v == state["best_em"] and vl < state["best_val_loss"])
+    if is_best:
+        state["best_em"], state["best_val_loss"], state["best_epoch"] = em_v, vl, ep_no
+    state["elapsed_s"] = elapsed
+
+    meta = {"epoch": ep_no, "step": state["step"], "train_loss": train_loss, "val_loss": val_loss,
+            "val_exact_match": em, "val_validity": sample_res["validity"],
+            "route_accuracy": sample_res.get("route_accuracy"), "gate": gate,
+            "elapsed_s": elapsed, "time": utc_now_iso()}
+    # the state saved in last/ is the state at the start of the next epoch
+    saved_state = dict(state)
+    if epoch_done:
+        saved_state["epoch"] = state["epoch"] + 1
+        saved_state["batch_in_epoch"] = 0
+    ts_state = {k: v for k, v in saved_state.items() if k != "gates"}
+    ts_state["gates_json"] = json.dumps(state["gates"], ensure_ascii=False)
+    ts = {"optimizer": opt.state_dict(), "state": ts_state, "rng": _rng_state(device), "version": 1}
+    common = dict(model=model, brain=cfg.brain, preset=cfg.preset, model_cfg=mcfg, tokenizer=tok,
+                  train_cfg=cfg.to_dict())
+    if epoch_done:
+        ckpt.save_checkpoint(ck_root / f"epoch_{ep_no:04d}", meta=meta, **common)
+        _prune(ck_root, cfg.keep_last)
+    written = ckpt.save_checkpoint(ck_root / "last", meta=meta, train_state=ts, **common)
+    if is_best:
+        ckpt.save_checkpoint(ck_root / "best", meta=meta, **common)
+
+    files.metric({"kind": "epoch", "step": state["step"], "epoch": ep_no, "train_loss": train_loss,
+                  "val_loss": val_loss, "val_exact_match": em, "val_validity": sample_res["validity"],
+                  "route_accuracy": sample_res.get("route_accuracy"), "elapsed_s": elapsed,
+                  "gate_passed": None if gate is None else gate["passed"], "time": utc_now_iso()})
+    files.log(f"epoch {ep_no}/{total_epochs} done: train loss {train_loss:.4f} val loss "
+              f"{val_loss if val_loss is None else round(val_loss, 4)} val exact {em} "
+              f"(best {state['best_em']:.3f} @ {state['best_epoch']}) elapsed {elapsed:.1f}s "
+              f"checkpoint {written['size_bytes']['model.safetensors']:,} B weights")
+    upd = {"epoch": ep_no, "train_loss": _finite_or_none(train_loss), "val_loss": _finite_or_none(val_loss),
+           "val_exact_match": em, "step": state["step"]}
+    if gate is not None:
+        upd["last_gate"] = _gate_summary(gate)
+    files.set_status(**upd)
+    files.flush_tb(ep_no)
+    files.flush(force=True)
+    return stop
+
+
+def _prune(root: Path, keep: int) -> None:
+    eps = sorted(p for p in root.glob("epoch_*") if p.is_dir())
+    if keep is not None and keep >= 0:
+        for p in eps[: max(0, len(eps) - keep)]:
+            import shutil
+
+            shutil.rmtree(p, ignore_errors=True)

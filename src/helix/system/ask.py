@@ -1,0 +1,431 @@
+"""`helix ask`: route a request, let the right brain answer it, check the answer.
+
+:class:`System` loads a run's best checkpoints once (lazily, per brain) and is cached per
+(run directory, device), so the server and repeated calls reuse the loaded models.
+
+For each request: :func:`helix.system.router.route` picks the source form, the target form and
+the expert. HLX -> HLX requests are converted exactly by the language core. Otherwise the expert
+generates greedily (KV cache); the answer is parsed by the language core; an answer that does not
+parse is generated again with grammar-constrained decoding (only tokens that keep the output a
+valid prefix of the target form; ``<eos>`` only where the text is complete) and reported as
+such. An answer that still does not parse is reported as invalid (``ok`` False), never as good.
+The coordinator's learned route tag is read for every model request (for a specialist's request
+with a one-token generation) and compared with the rule.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from helix.system.router import FORM_LABEL, Route, RouteError, expert_for, route
+
+#: Which specialist answers in which form for ``--check``.
+CHECK_FORMS = {"ascii": "lc_t", "runic": "lc_r"}
+MAX_TEXT_CHARS = 4000
+
+
+@dataclass
+class Answer:
+    request: str
+    route: Route
+    text: str | None = None  # the answer; None when there is no valid one
+    valid: bool | None = None  # parses in the target form (None: English, not checkable)
+    ok: bool = False  # an answer to show as good
+    constrained: bool = False  # came from the constrained retry
+    first_attempt: str | None = None  # the unconstrained output when it did not parse
+    finished: bool = True  # the model ended with <eos>
+    model_route: str | None = None  # the coordinator's route tag
+    route_agrees: bool | None = None
+    error: dict | None = None  # {"code", "message", ...} when something failed
+    check: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    ms: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["route"] = self.route.to_dict()
+        return d
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            if self.valid is None:
+                return "unchecked (English has no parser)"
+            return "valid (after constrained retry)" if self.constrained else "valid"
+        return "invalid" if self.valid is False else "error"
+
+
+def _hlx():
+    import helix.hlx as h
+
+    return h
+
+
+def _error_dict(e: BaseException) -> dict:
+    to_dict = getattr(e, "to_dict", None)
+    if callable(to_dict):
+        try:
+            return to_dict()
+        except Exception:  # pragma: no cover
+            pass
+    if isinstance(e, FileNotFoundError):  # a brain the run does not have
+        return {"code": "E_NO_MODEL", "message": str(e)}
+    return {"code": "E_MODEL", "message": f"{type(e).__name__}: {e}"}
+
+
+def is_valid(fmt: str, text: str) -> tuple[bool | None, dict | None]:
+    """(parses?, error) of ``text`` in form ``fmt``; (None, None) for English."""
+    h = _hlx()
+    if fmt == "english":
+        return None, None
+    try:
+        if fmt in ("hlxl_ls", "hlx_ls"):
+            h.convert(text, fmt, "hlx_ls" if fmt == "hlxl_ls" else "hlxl_ls")
+        else:
+            h.decode(text, fmt)
+        return True, None
+    except Exception as e:  # HLXError; anything else is reported, never passed as valid
+        return False, _error_dict(e)
+
+
+def constraint(tgt_fmt: str, text: str) -> tuple[bool, bool]:
+    """Grammar constraint for generation: (is a valid prefix, is complete) in ``tgt_fmt``."""
+    if tgt_fmt == "english":
+        return True, True
+    h = _hlx()
+    try:
+        prefix_ok = bool(h.is_valid_prefix(text, tgt_fmt))
+    except Exception:
+        prefix_ok = False
+    if not prefix_ok:
+        return False, False
+    return True, bool(is_valid(tgt_fmt, text)[0])
+
+
+def checkpoint_dir(run_dir: Path, brain: str) -> Path:
+    """A brain's best checkpoint in a run (``last`` when no best was kept)."""
+    base = Path(run_dir) / brain / "checkpoints"
+    for name in ("best", "last"):
+        if (base / name / "model.safetensors").is_file():
+            return base / name
+    raise FileNotFoundError(f"no checkpoint for the {brain} brain under {base} (trained yet?)")
+
+
+class System:
+    """The three brains of one run, loaded once, plus the language core."""
+
+    def __init__(self, run_dir: str | Path | None, device: str = "cpu", *, brains: dict | None = None,
+                 max_new_tokens: int = 256, cross_check: bool = True, threads: int | None = None) -> None:
+        self.run_dir = Path(run_dir).resolve() if run_dir else None
+        self.device = device
+        # torch CPU threads for generation. One is the default: on the small brains a second
+        # thread buys little, and on a busy 2-core machine it was measured 100x slower
+        # (docs/SYSTEM.md). HELIX_NUM_THREADS or ``threads`` override it.
+        self.threads = threads or int(os.environ.get("HELIX_NUM_THREADS") or 1)
+        self.max_new_tokens = max_new_tokens
+        self.cross_check = cross_check
+        self._brains: dict = dict(brains or {})
+        self._load_errors: dict[str, str] = {}
+        self._lock = threading.RLock()  # one generation at a time (the models are shared)
+
+    # ------------------------------------------------------------------ models
+
+    def brain(self, name: str):
+        with self._lock:
+            if name in self._brains:
+                return self._brains[name]
+            if self.run_dir is None:
+                raise FileNotFoundError(f"no run directory: the {name} brain is not loaded")
+            from helix.ml.generate import Brain
+
+            if self.device == "cpu":
+                import torch
+
+                torch.set_num_threads(self.threads)
+            try:
+                b = Brain.load(checkpoint_dir(self.run_dir, name), device=self.device)
+            except Exception as e:
+                self._load_errors[name] = str(e)
+                raise
+            self._brains[name] = b
+            return b
+
+    def load_all(self) -> dict[str, str]:
+        """Load every brain now; returns brain -> "loaded" or the reason it is not."""
+        out = {}
+        for name in ("coordinator", "ascii", "runic"):
+            try:
+                self.brain(name)
+                out[name] = "loaded"
+            except Exception as e:
+                out[name] = f"unavailable: {e}"
+        return out
+
+    @property
+    def loaded(self) -> list[str]:
+        return sorted(self._brains)
+
+    # ------------------------------------------------------------------ answering
+
+    def convert(self, text: str, src: str | None, dst: str) -> tuple[str, str]:
+        """Exact conversion by the language core; returns (result, source form)."""
+        h = _hlx()
+        if src is None:
+            src = h.detect_form(text)
+            if src is None:
+                raise RouteError("the text is not in any HLX form (name src to see the parse error)")
+        return h.convert(text, src, dst), src
+
+    def ask(self, text: str, to: str | None = None, *, check: bool = False) -> Answer:
+        return self.ask_many([(text, to)], check=check)[0]
+
+    def ask_many(self, requests: Iterable[tuple[str, str | None]], *, check: bool = False,
+                 max_new_tokens: int | None = None) -> list[Answer]:
+        """Answer many requests; model requests are batched per expert."""
+        t0 = time.perf_counter()
+        mnt = max_new_tokens or self.max_new_tokens
+        answers: list[Answer] = []
+        for text, to in requests:
+            if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+                raise RouteError(f"request too long ({len(text)} characters; at most {MAX_TEXT_CHARS})")
+            r = route(text, to)
+            answers.append(Answer(request=text, route=r))
+        t_route = time.perf_counter()
+        with self._lock:
+            self._answer_direct([a for a in answers if a.route.direct])
+            model_answers = [a for a in answers if not a.route.direct]
+            self._answer_models(model_answers, mnt)
+            if self.cross_check:
+                self._route_tags(model_answers)
+            if check:
+                self._check(model_answers, mnt)
+        t_end = time.perf_counter()
+        for a in answers:
+            a.ms.setdefault("route", round((t_route - t0) * 1000 / max(1, len(answers)), 3))
+            a.ms["total"] = round((t_end - t0) * 1000, 3)
+        return answers
+
+    def _answer_direct(self, answers: list[Answer]) -> None:
+        h = _hlx()
+        for a in answers:
+            try:
+                a.text = h.convert(a.route.text, a.route.src_fmt, a.route.tgt_fmt)
+                a.valid = True
+                a.ok = True
+            except Exception as e:
+                a.error = _error_dict(e)
+                a.valid = False
+
+    def _generate(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None):
+        return self.brain(expert).generate(reqs, max_new_tokens=max_new_tokens, constraint=constraint)
+
+    def _generate_each(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None):
+        """Generate a batch; if the batch fails (one request too long for the context, say),
+        generate one by one so that only the bad request fails. Returns Generation or exception."""
+        try:
+            return list(self._generate(expert, reqs, max_new_tokens, constraint))
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            if len(reqs) == 1:
+                return [e]
+        out = []
+        for r in reqs:
+            try:
+                out.append(self._generate(expert, [r], max_new_tokens, constraint)[0])
+            except Exception as e:  # noqa: BLE001
+                out.append(e)
+        return out
+
+    def _answer_models(self, answers: list[Answer], mnt: int) -> None:
+        by_expert: dict[str, list[Answer]] = {}
+        for a in answers:
+            by_expert.setdefault(a.route.expert, []).append(a)
+        for expert, group in by_expert.items():
+            t = time.perf_counter()
+            try:
+                gens = self._generate_each(expert, [(a.route.src_fmt, a.route.text, a.route.tgt_fmt) for a in group], mnt)
+            except Exception as e:  # the brain is not there
+                for a in group:
+                    a.error = _error_dict(e)
+                continue
+            retry: list[Answer] = []
+            for a, g in zip(group, gens):
+                if isinstance(g, Exception):
+                    a.error = _error_dict(g)
+                    continue
+                if expert == "coordinator":
+                    a.model_route = g.route
+                a.finished = bool(g.finished)
+                valid, err = is_valid(a.route.tgt_fmt, g.text)
+                a.valid = valid
+                if valid is None:  # English: shown, flagged as unchecked, if the model finished it
+                    if g.finished:
+                        a.text, a.ok = g.text, True
+                    else:
+                        a.first_attempt = g.text
+                        a.error = {"code": "E_UNFINISHED", "message": "the model hit the length limit "
+                                   f"({mnt} tokens) before ending its answer"}
+                elif valid:
+                    a.text, a.ok = g.text, True
+                else:
+                    a.first_attempt = g.text
+                    a.error = err
+                    retry.append(a)
+            gen_ms = (time.perf_counter() - t) * 1000
+            if retry:
+                t2 = time.perf_counter()
+                try:
+                    gens2 = self._generate(
+                        expert, [(a.route.src_fmt, a.route.text, a.route.tgt_fmt) for a in retry], mnt,
+                        constraint=constraint,
+                    )
+                except Exception as e:
+                    gens2 = None
+                    for a in retry:
+                        a.notes.append(f"constrained retry failed: {e}")
+                for i, a in enumerate(retry):
+                    a.constrained = True
+                    if gens2 is None:
+                        continue
+                    g = gens2[i]
+                    valid, err = is_valid(a.route.tgt_fmt, g.text)
+                    a.finished = bool(g.finished)
+                    if valid:
+                        a.text, a.valid, a.ok, a.error = g.text, True, True, None
+                        a.notes.append("the first answer did not parse; this one comes from constrained decoding")
+                    else:
+                        a.text, a.valid, a.ok = None, False, False
+                        a.error = err or a.error
+                        a.notes.append("no valid answer: the constrained retry did not complete a valid text")
+                retry_ms = (time.perf_counter() - t2) * 1000
+                for a in retry:
+                    a.ms["constrained"] = round(retry_ms, 3)
+            for a in group:
+                a.ms["generate"] = round(gen_ms, 3)
+
+    def _route_tags(self, answers: list[Answer]) -> None:
+        """The coordinator's learned route for specialist requests (a one-token generation)."""
+        need = [a for a in answers if a.model_route is None and a.route.expert != "coordinator"]
+        if need:
+            try:
+                gens = self._generate(
+                    "coordinator", [(a.route.src_fmt, a.route.text, a.route.tgt_fmt) for a in need], 1
+                )
+                for a, g in zip(need, gens):
+                    a.model_route = g.route
+            except Exception as e:
+                for a in need:
+                    a.notes.append(f"no learned route (coordinator unavailable: {e})")
+        for a in answers:
+            if a.model_route is not None:
+                a.route_agrees = a.model_route == expert_for(a.route.tgt_fmt)
+                if not a.route_agrees:
+                    a.notes.append(
+                        f"route disagreement: the coordinator's learned route is {a.model_route!r}, "
+                        f"the rule says {a.route.expert!r} (the rule was followed)"
+                    )
+
+    def _check(self, answers: list[Answer], mnt: int) -> None:
+        """Ask the other specialist(s) too and compare decoded values."""
+        h = _hlx()
+        jobs: dict[str, list[tuple[Answer, str]]] = {}
+        for a in answers:
+            if a.route.src_fmt in ("hlxl_ls", "hlx_ls") or a.route.tgt_fmt in ("english", "hlxl_ls", "hlx_ls"):
+                a.check = {"agree": None, "reason": "--check compares values; this request is not a value"}
+                continue
+            others = [e for e in CHECK_FORMS if e != a.route.expert]
+            a.check = {"agree": None, "answers": {}}
+            for e in others:
+                jobs.setdefault(e, []).append((a, CHECK_FORMS[e]))
+        for expert, items in jobs.items():
+            try:
+                gens = self._generate(expert, [(a.route.src_fmt, a.route.text, fmt) for a, fmt in items], mnt,
+                                      constraint=constraint)
+            except Exception as e:
+                for a, fmt in items:
+                    a.check["answers"][expert] = {"fmt": fmt, "text": None, "valid": False,
+                                                  "error": _error_dict(e)}
+                continue
+            for (a, fmt), g in zip(items, gens):
+                valid, err = is_valid(fmt, g.text)
+                a.check["answers"][expert] = {"fmt": fmt, "text": g.text, "valid": bool(valid), "error": err}
+        for a in answers:
+            if not a.check or "answers" not in a.check:
+                continue
+            if not a.ok:
+                a.check["reason"] = "the main answer is not valid"
+                continue
+            try:
+                mine = h.decode(a.text, a.route.tgt_fmt)
+            except Exception:  # pragma: no cover - a.ok implies it parses
+                continue
+            agree = True
+            for e, other in a.check["answers"].items():
+                if not other["valid"]:
+                    other["agree"] = False
+                    agree = False
+                    continue
+                other["agree"] = bool(h.values_equal(mine, h.decode(other["text"], other["fmt"])))
+                agree = agree and other["agree"]
+            a.check["agree"] = agree
+
+
+_CACHE: dict[tuple[str, str], System] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_system(run_dir: str | Path, device: str = "cpu") -> System:
+    """The cached :class:`System` of a run (models are loaded once per process)."""
+    key = (str(Path(run_dir).resolve()), device)
+    with _CACHE_LOCK:
+        sys_ = _CACHE.get(key)
+        if sys_ is None:
+            sys_ = _CACHE[key] = System(run_dir, device)
+        return sys_
+
+
+def describe(a: Answer) -> list[str]:
+    """Human lines for ``--explain``."""
+    r = a.route
+    lines = [
+        f"route:    {FORM_LABEL[r.src_fmt]} -> {FORM_LABEL[r.tgt_fmt]} via "
+        f"{'the language core (exact, no model)' if r.direct else r.expert + ' brain'}",
+        f"reason:   {r.reason}",
+    ]
+    if r.text != a.request.strip():
+        lines.append(f"input:    {r.text!r}")
+    if a.model_route is not None:
+        lines.append(
+            f"learned:  coordinator route tag <route:{a.model_route}> "
+            f"({'agrees' if a.route_agrees else 'DISAGREES'} with the rule)"
+        )
+    lines.append(f"validity: {a.status}")
+    if a.first_attempt is not None:
+        lines.append(f"first:    {a.first_attempt!r} (did not parse)")
+    if a.error and not a.ok:
+        e = a.error
+        where = ""
+        if e.get("line") is not None:
+            where = f" at {e['line']}:{e.get('col', 1)}"
+        elif e.get("offset") is not None:
+            where = f" at offset {e['offset']}"
+        lines.append(f"error:    {e.get('code')}{where}: {e.get('message')}")
+    if a.check:
+        if a.check.get("answers"):
+            for e, o in a.check["answers"].items():
+                lines.append(
+                    f"check:    {e} brain in {FORM_LABEL[o['fmt']]}: {o['text']!r} "
+                    f"({'agrees' if o.get('agree') else 'disagrees' if o.get('agree') is False else 'n/a'})"
+                )
+        lines.append(f"agree:    {a.check.get('agree')}" + (f" ({a.check['reason']})" if a.check.get("reason") else ""))
+    for n in a.notes:
+        lines.append(f"note:     {n}")
+    if a.ms:
+        lines.append("time:     " + ", ".join(f"{k} {v:.1f} ms" for k, v in a.ms.items()))
+    return lines

@@ -1,0 +1,411 @@
+"""The main job behind `helix launch`: corpus -> three training jobs -> test-split accuracy
+table -> the seed's gate requests answered through `helix ask` -> report.
+
+Files written into the run directory besides the launcher's: ``accuracy.json`` (per brain and
+target format: exact / semantic / validity on the test split, the coordinator's route-tag
+accuracy, the ASCII-vs-runic ``--check`` agreement), ``summary.json`` (gate answers, timings)
+and ``report.html`` with its PNGs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from helix.system.launcher import Launcher, LaunchError, LaunchOptions, read_json
+from helix.system.scheduler import fmt_bytes
+from helix.util import atomic_write_json, utc_now_iso
+
+#: English test requests for the ASCII-vs-runic --check agreement.
+CHECK_LIMIT = 200
+
+console = Console()
+if not console.is_terminal:  # a log file: no 80-column wrapping of tables and lines
+    console = Console(width=160)
+
+
+def _log(msg: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {msg}", highlight=False, soft_wrap=True)
+
+
+def _log_plain(msg: str) -> None:
+    """For text that is not rich markup (launcher events start with "[brain]")."""
+    _log(escape(msg))
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def default_corpus_dir(opts: LaunchOptions) -> Path:
+    """``<runs>/corpus`` for the builder's defaults, else a name that says which corpus it is."""
+    parts = ["corpus"]
+    if opts.seed is not None:
+        parts.append(f"seed{opts.seed}")
+    if opts.corpus_size:
+        parts.append(f"n{opts.corpus_size}")
+    return Path(opts.runs_dir) / "-".join(parts)
+
+
+def ensure_corpus(opts: LaunchOptions, log=_log) -> Path:
+    corpus = Path(opts.corpus) if opts.corpus else default_corpus_dir(opts)
+    if (corpus / "manifest.json").is_file():
+        log(f"corpus {corpus} (exists)")
+        return corpus
+    from helix.corpus import build_corpus
+
+    t = time.time()
+    kw = {}
+    if opts.seed is not None:
+        kw["seed"] = opts.seed
+    if opts.corpus_size:
+        kw["size"] = opts.corpus_size
+    log(f"building the corpus in {corpus} ({', '.join(f'{k} {v}' for k, v in kw.items()) or 'default seed and size'}) ...")
+    build_corpus(corpus, **kw)
+    log(f"corpus built in {time.time() - t:.1f}s")
+    return corpus
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _records(corpus: Path, brain: str, split: str = "test") -> list[dict]:
+    from helix.ml.data import load_records
+
+    return load_records(corpus, brain, split)
+
+
+def spread(records: list[dict], n: int | None) -> list[dict]:
+    """At most ``n`` records spread evenly over the list."""
+    if not n or len(records) <= n:
+        return list(records)
+    step = len(records) / n
+    return [records[int(i * step)] for i in range(n)]
+
+
+def _eval_one(ckpt: Path, corpus: Path, limit: int | None, device: str, max_new_tokens: int, brain=None) -> dict:
+    from helix.ml.evaluate import evaluate
+
+    return evaluate(ckpt, corpus=corpus, split="test", brain=brain, limit=limit or None, device=device,
+                    max_new_tokens=max_new_tokens)
+
+
+def accuracy_rows(run_dir: Path, corpus: Path, *, limit: int | None = None, device: str = "cpu",
+                  max_new_tokens: int = 256, parallel: bool = False, log=_log) -> dict:
+    """Per brain and target format: exact / semantic / validity on the test split (the first
+    ``limit`` records of each brain's split when given: the split is not ordered by format).
+
+    ``parallel`` (CPU): one evaluation process per brain, the cores split between them, as the
+    training jobs run (it finishes sooner than one process doing the three in turn). Each brain's
+    report is kept as ``<brain>/test_eval.json``.
+    """
+    from helix.system.ask import checkpoint_dir, get_system
+    from helix.system.scheduler import cpu_count
+
+    ckpts = {}
+    for brain in ("coordinator", "ascii", "runic"):
+        try:
+            ckpts[brain] = checkpoint_dir(run_dir, brain)
+        except FileNotFoundError as e:
+            log(f"[yellow]{escape(str(e))}; {brain} not evaluated[/yellow]")
+    t = time.time()
+    reports: dict[str, dict] = {}
+    if parallel and device == "cpu" and len(ckpts) > 1:
+        threads = str(max(1, cpu_count() // len(ckpts)))
+        env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        procs = {
+            b: subprocess.Popen(
+                [sys.executable, "-m", "helix.system.pipeline", "eval-worker", str(ck), str(corpus),
+                 str(run_dir / b / "test_eval.json"), str(limit or 0), str(max_new_tokens), threads],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+            for b, ck in ckpts.items()
+        }
+        for b, p in procs.items():
+            _, err = p.communicate()
+            rep = read_json(run_dir / b / "test_eval.json") if p.returncode == 0 else None
+            if rep is None:
+                log(f"[yellow]evaluation of {b} failed: {escape(err.strip()[-500:])}[/yellow]")
+            else:
+                reports[b] = rep
+    else:
+        system = get_system(run_dir, device)
+        for b, ck in ckpts.items():
+            rep = _eval_one(ck, corpus, limit, device, max_new_tokens, brain=system.brain(b))
+            atomic_write_json(run_dir / b / "test_eval.json", rep)
+            reports[b] = rep
+    rows, route_acc, route_n = [], None, 0
+    for brain, rep in reports.items():
+        for fmt, s in rep["formats"].items():
+            rows.append({"brain": brain, "fmt": fmt, "n": s["n"], "exact": s["exact_match"],
+                         "semantic": s["semantic_match"], "validity": s["validity"],
+                         "route_accuracy": s.get("route_accuracy")})
+        if brain == "coordinator":
+            route_acc, route_n = rep.get("route_accuracy"), rep["n"]
+    done = ", ".join(f"{b} ({r['n']} records)" for b, r in reports.items())
+    log(f"evaluated {done} on the test split in {time.time() - t:.0f}s")
+    return {"rows": rows, "route_accuracy": route_acc, "route_n": route_n}
+
+
+def check_agreement(run_dir: Path, corpus: Path, *, limit: int | None = CHECK_LIMIT, device: str = "cpu",
+                    max_new_tokens: int = 256) -> dict:
+    """ASCII-vs-runic ``--check`` on the test split: for English requests of the ASCII corpus,
+    the ASCII brain answers in LC-T and the runic brain in LC-R (greedy; an answer that does not
+    parse counts as a disagreement); both are decoded to values and compared."""
+    import helix.hlx as h
+
+    from helix.system.ask import get_system
+
+    system = get_system(run_dir, device)
+    seen, reqs = set(), []
+    for r in _records(corpus, "ascii"):
+        if r["src_fmt"] == "english" and r.get("value") and r["src"] not in seen:
+            seen.add(r["src"])
+            reqs.append(r)
+    reqs = spread(reqs, limit)
+    if not reqs:
+        return {"n": 0, "agreement": None}
+    t = time.time()
+    lt = system.brain("ascii").generate([("english", r["src"], "lc_t") for r in reqs], max_new_tokens=max_new_tokens)
+    lr = system.brain("runic").generate([("english", r["src"], "lc_r") for r in reqs], max_new_tokens=max_new_tokens)
+    agree = both_valid = both_right = 0
+    for r, a, b in zip(reqs, lt, lr):
+        try:
+            va, vb = h.decode(a.text, "lc_t"), h.decode(b.text, "lc_r")
+        except Exception:  # noqa: BLE001 - an invalid answer simply does not agree
+            continue
+        both_valid += 1
+        if h.values_equal(va, vb):
+            agree += 1
+            try:
+                both_right += bool(h.values_equal(va, h.decode(r["value"], "hlx")))
+            except Exception:  # noqa: BLE001
+                pass
+    n = len(reqs)
+    return {"n": n, "agreement": agree / n, "both_valid": both_valid / n, "agree_and_right": both_right / n,
+            "seconds": round(time.time() - t, 1)}
+
+
+def gate_requests() -> list[tuple[str, str, str, str]]:
+    """The seed's gate requests of every brain, without repeats: (src_fmt, src, tgt_fmt, expected)."""
+    from helix.ml.gates import GATE_REQUESTS
+
+    out, seen = [], set()
+    for brain in ("coordinator", "ascii", "runic"):
+        for req in GATE_REQUESTS.get(brain, []):
+            if (req[1], req[2]) not in seen:
+                seen.add((req[1], req[2]))
+                out.append(tuple(req))
+    return out
+
+
+def answer_gates(run_dir: Path, device: str = "cpu", max_new_tokens: int = 256) -> list[dict]:
+    from helix.system.ask import get_system
+
+    system = get_system(run_dir, device)
+    reqs = gate_requests()
+    answers = system.ask_many([(src, tgt) for _, src, tgt, _ in reqs], max_new_tokens=max_new_tokens)
+    out = []
+    for (sf, src, tgt, want), a in zip(reqs, answers):
+        out.append({"text": src, "to": tgt, "answer": a.text if a.ok else None, "status": a.status,
+                    "expert": "core" if a.route.direct else a.route.expert, "src_fmt": a.route.src_fmt,
+                    "expected": want, "right": bool(a.ok and a.text == want), "model_route": a.model_route,
+                    "route_agrees": a.route_agrees, "ms": a.ms.get("total")})
+    return out
+
+
+def evaluate_run(run_dir: Path, *, limit: int | None = None, device: str = "cpu", corpus: Path | None = None,
+                 check_limit: int | None = CHECK_LIMIT, max_new_tokens: int = 256, parallel: bool = False,
+                 log=_log) -> dict:
+    """Write RUN_DIR/accuracy.json and summary.json; returns the accuracy dict."""
+    run_dir = Path(run_dir)
+    launch = read_json(run_dir / "launch.json") or {}
+    corpus = Path(corpus or launch.get("corpus") or "")
+    if not (corpus / "manifest.json").is_file():
+        raise LaunchError(f"cannot evaluate {run_dir}: corpus {corpus} not found")
+    t = time.time()
+    acc = accuracy_rows(run_dir, corpus, limit=limit, device=device, max_new_tokens=max_new_tokens,
+                        parallel=parallel, log=log)
+    acc.update({"split": "test", "corpus": str(corpus), "limit_per_brain": limit, "time": utc_now_iso()})
+    try:
+        chk = check_agreement(run_dir, corpus, limit=check_limit, device=device, max_new_tokens=max_new_tokens)
+        acc["check_agreement"], acc["check_n"], acc["check"] = chk["agreement"], chk["n"], chk
+    except Exception as e:  # noqa: BLE001
+        log(f"[yellow]--check agreement not measured: {escape(str(e))}[/yellow]")
+    acc["eval_seconds"] = round(time.time() - t, 1)
+    atomic_write_json(run_dir / "accuracy.json", acc)
+    try:
+        gates = answer_gates(run_dir, device, max_new_tokens)
+    except Exception as e:  # noqa: BLE001
+        log(f"[yellow]gate requests not answered: {escape(str(e))}[/yellow]")
+        gates = []
+    summ = read_json(run_dir / "summary.json") or {}
+    summ.update({"gate_answers": gates, "evaluated": utc_now_iso()})
+    atomic_write_json(run_dir / "summary.json", summ)
+    return acc
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def print_accuracy(acc: dict) -> None:
+    lim = acc.get("limit_per_brain")
+    t = Table(title=f"Test-split accuracy ({acc.get('corpus')}"
+              + (f"; first {lim} test records of each brain" if lim else "; every test record") + ")",
+              title_justify="left")
+    for c in ("brain", "target", "n", "exact", "semantic", "validity"):
+        t.add_column(c, justify="left" if c in ("brain", "target") else "right")
+    for r in acc["rows"]:
+        t.add_row(r["brain"], r["fmt"], str(r["n"]), _pct(r["exact"]), _pct(r["semantic"]), _pct(r["validity"]))
+    console.print(t)
+    if acc.get("route_accuracy") is not None:
+        console.print(f"coordinator route-tag accuracy: {_pct(acc['route_accuracy'])} (n={acc['route_n']})")
+    if acc.get("check_agreement") is not None:
+        c = acc["check"]
+        console.print(f"ASCII-vs-runic --check agreement: {_pct(c['agreement'])} of n={c['n']} English test "
+                      f"requests (both valid {_pct(c['both_valid'])}, agree and right {_pct(c['agree_and_right'])})")
+
+
+def print_gates(gates: list[dict]) -> None:
+    t = Table(title="The seed's gate requests, answered through helix ask", title_justify="left")
+    for c in ("request", "to", "answer", "validity", "route", "expected", "ok"):
+        t.add_column(c)
+    for g in gates:
+        t.add_row(*(escape(x.replace("\n", "\\n")) for x in (g["text"], g["to"], g["answer"] or "(no valid answer)",
+                                                                g["status"], g["expert"], g["expected"])),
+                  "[green]yes[/green]" if g["right"] else "[red]NO[/red]")
+    console.print(t)
+
+
+# ----------------------------------------------------------------------------- launch
+
+
+def print_plan(L: Launcher) -> None:
+    st = L.state
+    devs = ", ".join(f"{d['name']} {fmt_bytes(d['free_bytes'])} free of {fmt_bytes(d['total_bytes'])}"
+                     for d in st.get("devices") or [])
+    _log(f"run {L.run_dir}")
+    _log(f"device {st['device_kind']} ({devs}); mode {st['mode']}"
+         + (f", {st['slots']} job(s) at a time x {st['threads_per_job']} thread(s)" if st.get("slots") else ""))
+    budget = st.get("time_budget")
+    for b, j in L.jobs.items():
+        _log(f"  {b:<12} preset {j['preset']:<17} micro-batch {j['batch_size']} x {j['grad_accum']}  "
+             f"est. peak {fmt_bytes(j['est_bytes'])}" + (f"  budget {budget:.0f}s" if budget else ""))
+    _log(f"watch: helix status --watch {L.run_dir}   logs: helix logs BRAIN -f --run {L.run_dir}")
+
+
+def dry_run(opts: LaunchOptions, *, gpu_mem_gib: float | None = None):
+    """Print what `helix launch` would start now and what it would stage; start nothing.
+    ``gpu_mem_gib`` simulates one empty GPU of that size."""
+    from helix.system.launcher import plan_setup
+    from helix.system.scheduler import GiB, Device, plan_jobs
+
+    devices_fn = None
+    if gpu_mem_gib:
+        size = int(gpu_mem_gib * GiB)
+        devices_fn = lambda: [Device("cuda:0", size, size)]  # noqa: E731
+    setup = plan_setup(opts, devices_fn=devices_fn)
+    plan = plan_jobs(setup["specs"], setup["devices"], max_concurrent=setup["slots"],
+                     estimator=setup["estimator"])
+    devs = ", ".join(f"{d.name} {fmt_bytes(d.free_bytes)} free of {fmt_bytes(d.total_bytes)}"
+                     for d in setup["devices"])
+    t = Table(title=f"helix launch plan on {devs}" + (" (simulated)" if gpu_mem_gib else ""), title_justify="left")
+    for c in ("brain", "preset", "micro-batch", "est. peak", "decision", "device", "why"):
+        t.add_column(c)
+    for p in plan.placements:
+        j = p.job
+        t.add_row(j.brain, j.preset, f"{j.batch_size} x {j.grad_accum}", fmt_bytes(j.est_bytes),
+                  {"run": "[green]start now[/green]", "staged": "[magenta]staged[/magenta]"}.get(p.state, "[red]impossible[/red]"),
+                  p.device or "-", escape(p.reason))
+    console.print(t)
+    if setup["kind"] == "cpu":
+        console.print(f"CPU mode {setup['mode']}: {setup['slots']} job(s) at a time x {setup['threads']} thread(s)")
+    return plan
+
+
+def _detach(run_dir: Path, evaluate: bool, eval_limit: int | None) -> None:
+    argv = [sys.executable, "-m", "helix", "launch", "--resume", str(run_dir)]
+    if not evaluate:
+        argv.append("--no-evaluate")
+    if eval_limit:
+        argv += ["--eval-limit", str(eval_limit)]
+    log = open(run_dir / "launcher.log", "ab")
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    log.close()
+    _log(f"supervising in the background (pid {p.pid}, log {run_dir / 'launcher.log'})")
+
+
+def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool = False, evaluate: bool = True,
+                eval_limit: int | None = None) -> int:
+    """The whole main job; returns the exit code (0: every brain completed)."""
+    t0 = time.time()
+    timings: dict[str, float] = {}
+    if resume is not None:
+        L = Launcher.load(resume, log=_log_plain)
+        L.requeue_unfinished()
+        L.adopt_or_restart()
+        _log(f"resuming {L.run_dir}")
+    else:
+        corpus = ensure_corpus(opts)
+        timings["corpus_s"] = round(time.time() - t0, 1)
+        L = Launcher.create(opts, corpus_dir=corpus, log=_log_plain)
+        print_plan(L)
+    if detach:
+        L.save()
+        _detach(L.run_dir, evaluate, eval_limit)
+        return 0
+    t1 = time.time()
+    L.run()
+    timings["train_s"] = round(time.time() - t1, 1)
+    ok = [b for b, j in L.jobs.items() if j["state"] in ("completed", "quality_failed")]
+    for b, j in L.jobs.items():
+        _log_plain(f"{b}: {j['state']}" + (f" — {j['message']}" if j.get("message") else ""))
+    _log(f"training took {timings['train_s']:.0f}s")
+    if evaluate and ok:
+        L.state["phase"] = "evaluating"
+        L.save()
+        t2 = time.time()
+        acc = evaluate_run(L.run_dir, limit=eval_limit or None, parallel=L.state.get("device_kind") == "cpu")
+        timings["evaluate_s"] = round(time.time() - t2, 1)
+        print_accuracy(acc)
+        summ = read_json(L.run_dir / "summary.json") or {}
+        if summ.get("gate_answers"):
+            print_gates(summ["gate_answers"])
+    try:
+        from helix.system.report import write_report
+
+        _log(f"report: {write_report(L.run_dir)}")
+    except Exception as e:  # noqa: BLE001 - the report is a convenience, never fails the run
+        _log_plain(f"report not written: {e}")
+    L.state["phase"] = "done"
+    timings["total_s"] = round(time.time() - t0, 1)
+    L.state["timings"] = timings
+    L.save()
+    _log(f"done in {timings['total_s']:.0f}s ({', '.join(f'{k[:-2]} {v:.0f}s' for k, v in timings.items())}): "
+         f"{L.run_dir}")
+    return 0 if all(j["state"] == "completed" for j in L.jobs.values()) else 1
+
+
+def _eval_worker(argv: list[str]) -> int:
+    """``python -m helix.system.pipeline eval-worker CKPT CORPUS OUT LIMIT MAX_NEW THREADS``."""
+    ckpt, corpus, out, limit, max_new, threads = argv
+    import torch
+
+    torch.set_num_threads(int(threads))
+    rep = _eval_one(Path(ckpt), Path(corpus), int(limit) or None, "cpu", int(max_new))
+    atomic_write_json(out, rep)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 8 and sys.argv[1] == "eval-worker":
+        raise SystemExit(_eval_worker(sys.argv[2:]))
+    raise SystemExit("usage: python -m helix.system.pipeline eval-worker CKPT CORPUS OUT LIMIT MAX_NEW THREADS")
