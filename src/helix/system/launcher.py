@@ -480,7 +480,7 @@ class Launcher:
 
     def _finish(self, brain: str, rc: int | None) -> None:
         job = self.jobs[brain]
-        proc = self.procs.pop(brain, None)
+        self.procs.pop(brain, None)
         con = self._consoles.pop(brain, None)
         if con is not None:
             con.close()
