@@ -252,3 +252,21 @@ def test_dry_run_prints_the_schedule_and_starts_nothing(tmp_path):
                                  "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "250"})
     assert r.output.count("start now") == 3 and "staged" not in r.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_time_budget_runs_the_schedule_over_the_budget(tmp_path, fake_train):
+    """When only a time budget bounds a job, the launcher asks `helix train` to anneal the
+    learning rate over that budget; with explicit epochs the step schedule stays."""
+    cmd = fake_train({})
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for epochs, expect in ((None, True), (3, False)):
+        opts = LaunchOptions(runs_dir=tmp_path / f"runs{epochs}", brains=("runic",), poll_s=0.05,
+                             time_budget=100, device="auto", epochs=epochs)
+        L = Launcher.create(opts, corpus_dir=corpus, train_cmd=cmd,
+                            devices_fn=lambda: [Device("cpu", 8 * GiB, 8 * GiB)],
+                            estimator=lambda j: GiB // 10, batch_fn=lambda b, p, k: (16, 1),
+                            log=lambda s: None)
+        argv = L._train_argv("runic")
+        assert ("--schedule-by-time" in argv) is expect
+        assert argv[argv.index("--time-budget") + 1] == "100"

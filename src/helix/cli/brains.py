@@ -49,6 +49,10 @@ def train_cmd(
     amp: Optional[str] = typer.Option(None, "--amp", help="auto (bf16 on CUDA) | bf16 | off"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps"),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="seconds"),
+    schedule_by_time: Optional[bool] = typer.Option(
+        None, "--schedule-by-time/--schedule-by-steps",
+        help="run the warmup+cosine schedule over --time-budget instead of the step count "
+             "(ends annealed when the budget ends; not bit-reproducible)"),
     recipe: str = typer.Option("default", "--recipe", help="default | original"),
     resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/checkpoints/last"),
     gate_epochs: Optional[str] = typer.Option(None, "--gate-epochs", help="e.g. 1,5,10,20,50,100"),
@@ -78,6 +82,7 @@ def train_cmd(
     for k, v in dict(epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, min_lr=min_lr,
                      weight_decay=weight_decay, warmup=warmup, clip=clip, dropout=dropout, seed=seed,
                      compile=compile, amp=amp, max_steps=max_steps, time_budget_s=time_budget,
+                     schedule_by_time=schedule_by_time,
                      gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,
                      keep_last=keep_last, eval_sample=eval_sample, plateau_patience=plateau_patience,
                      save_every_steps=save_every_steps, num_threads=threads, log_every=log_every,

@@ -380,6 +380,10 @@ class Launcher:
             # the whole budget also on a retry: `helix train --resume` counts the time already
             # trained (saved in its checkpoint) against it
             argv += ["--time-budget", f"{float(st['time_budget']):g}"]
+            if st.get("epochs") is None and st.get("max_steps") is None:
+                # the budget is what ends the run: anneal the learning rate over it, so the
+                # brain ends trained rather than cut off mid-schedule
+                argv.append("--schedule-by-time")
         if (self.brain_dir(brain) / "checkpoints" / "last").is_dir():
             argv.append("--resume")
         argv += list(st.get("extra_train_args") or [])
