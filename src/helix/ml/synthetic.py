@@ -2,7 +2,7 @@
 smoke runs of the brains without the real corpus builder.
 
 Values are limited to booleans, null, small ints, int arrays and the Int literal contract (14),
-whose forms are simple enough to write here directly (spec §4–§7). It includes the gate requests.
+rendered by the language core. It includes the gate requests.
 """
 
 from __future__ import annotations
@@ -15,43 +15,14 @@ from helix.ml.tokenizer import route_for
 from helix.util import atomic_write_json, atomic_write_text
 
 
-def _sleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if (n == 0 and not b & 0x40) or (n == -1 and b & 0x40):
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
-
-
 def _forms(v) -> dict[str, str]:
-    """hlxl, hlx, lc_t, lc_b, lc_r of a value: bool/None/int/list[int]/('lit', int)."""
-    if v is True:
-        return {"hlxl": "true", "hlx": "True", "lc_t": "[TRUE]", "lc_b": "[0x0a]", "lc_r": "⊤"}
-    if v is False:
-        return {"hlxl": "false", "hlx": "False", "lc_t": "[FALSE]", "lc_b": "[0x0b]", "lc_r": "⊥"}
-    if v is None:
-        return {"hlxl": "null", "hlx": "None", "lc_t": "[NULL]", "lc_b": "[0x00]", "lc_r": "∅"}
-    if isinstance(v, int):
-        hexed = (bytes([1]) + _sleb(v)).hex()
-        return {"hlxl": str(v), "hlx": str(v), "lc_t": f"[INT({v})]",
-                "lc_b": f"[0x{hexed}]", "lc_r": str(v)}
-    if isinstance(v, list):
-        items = ", ".join(str(i) for i in v)
-        toks = ", ".join(f"INT({i})" for i in v)
-        lcb = b"\x05" + bytes([len(v)]) + b"".join(b"\x01" + _sleb(i) for i in v) + b"\x06"
-        return {"hlxl": f"[{items}]", "hlx": f"[{items}]",
-                "lc_t": f"[ARR_START, {toks}, ARR_END]" if v else "[ARR_START, ARR_END]",
-                "lc_b": f"[0x{lcb.hex()}]", "lc_r": f"🜃{items}🜄"}
+    """The five value forms of ``v`` (``("lit", n)`` stands for the Int literal contract 14),
+    rendered by the language core."""
+    from helix.hlx.convert import VALUE_FORMS, encode
+
     if isinstance(v, tuple) and v[0] == "lit":
-        n = v[1]
-        lcb = (b"\x07\x01\x02" + b"14" + b"\x07\x01\x02" + b"@0" + b"\x01" + _sleb(n) + b"\x08\x08")
-        return {"hlxl": f"{{14: {{@0: {n}}}}}", "hlx": f'{{14: {{"@0": {n}}}}}',
-                "lc_t": f"[OBJ_START, KEY(14), OBJ_START, FIELD_0, INT({n}), OBJ_END, OBJ_END]",
-                "lc_b": f"[0x{lcb.hex()}]", "lc_r": f"🜊14🜁0 {n}🜂"}
-    raise TypeError(v)
+        v = {14: {"@0": v[1]}}
+    return {fmt: encode(v, fmt) for fmt in VALUE_FORMS}
 
 
 def _sentences(rng: random.Random, n: int) -> list[tuple[str, object]]:
@@ -71,8 +42,8 @@ def _sentences(rng: random.Random, n: int) -> list[tuple[str, object]]:
             i = rng.randrange(0, 300)
             out.append((f"Integer literal {i}", ("lit", i)))
         else:
-            out.append((rng.choice(["Represent true", "Represent false", "Represent null"]),
-                        rng.choice([True, False, None])))
+            out.append(rng.choice([("Represent true", True), ("Represent false", False),
+                                   ("Represent null", None)]))
     return out
 
 
