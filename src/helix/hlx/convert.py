@@ -12,9 +12,7 @@ input is always an ``HLXError``.
 
 from __future__ import annotations
 
-import inspect
-
-from helix.hlx import hlxform, lcb, lcr, lct
+from helix.hlx import hlxform, hlxl, lcb, lcr, lct
 from helix.hlx.value import normalize
 
 VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
@@ -23,27 +21,6 @@ FORMS = VALUE_FORMS + PROGRAM_FORMS
 
 # Order in which detect_form tries the forms; the first that reads the text wins.
 DETECT_ORDER = ("lc_b", "lc_t", "hlxl", "hlx", "lc_r", "hlxl_ls", "hlx_ls")
-
-_hlxl_dump = None  # (callable, accepts normalized=) resolved on first use
-
-
-def _hlxl():
-    from helix.hlx import hlxl  # written by the programs subsystem
-
-    return hlxl
-
-
-def _hlxl_dumps(v) -> str:
-    global _hlxl_dump
-    if _hlxl_dump is None:
-        f = _hlxl().dumps
-        try:
-            takes = "normalized" in inspect.signature(f).parameters
-        except (TypeError, ValueError):  # pragma: no cover
-            takes = False
-        _hlxl_dump = (f, takes)
-    f, takes = _hlxl_dump
-    return f(v, normalized=True) if takes else f(v)
 
 
 def _printer(fmt: str):
@@ -73,7 +50,7 @@ def encode(value, fmt: str) -> str:
 
 def _encode_normalized(v, fmt: str) -> str:
     if fmt == "hlxl":
-        return _hlxl_dumps(v)
+        return hlxl.dumps(v, normalized=True)
     return _printer(fmt)(v, normalized=True)
 
 
@@ -96,7 +73,7 @@ def decode(text: str, fmt: str):
         return lcr.loads(text)
     if fmt == "lc_b":
         return lcb.loads_text(text)
-    return _hlxl().loads(text)
+    return hlxl.loads(text)
 
 
 def convert(text: str, src: str, dst: str) -> str:
@@ -120,18 +97,9 @@ def convert(text: str, src: str, dst: str) -> str:
 
 
 def _reads_as(text: str, fmt: str) -> bool:
-    from helix.hlx.errors import HLXError
+    from helix.hlx.prefix import is_complete
 
-    try:
-        if fmt in PROGRAM_FORMS:
-            convert(text, fmt, fmt)
-        else:
-            decode(text, fmt)
-        return True
-    except HLXError:
-        return False
-    except ImportError:  # that form's module is not installed yet
-        return False
+    return is_complete(text, fmt)
 
 
 def detect_form(text: str) -> str | None:
