@@ -246,6 +246,20 @@ def signature(v: Any) -> tuple:
 _SLOT_RE = re.compile(r"\{(\w+)\}")
 
 
+def compile_phrasing(fid: str, text: str, slots: dict) -> re.Pattern:
+    """The regex that reads an English phrasing back: ``{slot}`` markers become named groups
+    matching their slot's regex; every slot must appear exactly once."""
+    if sorted(_SLOT_RE.findall(text)) != sorted(slots):
+        raise ValueError(f"{fid}: phrasing {text!r} must use each slot once")
+    pattern, pos = [], 0
+    for m in _SLOT_RE.finditer(text):
+        pattern.append(re.escape(text[pos:m.start()]))
+        pattern.append(f"(?P<{m.group(1)}>{slots[m.group(1)].regex})")
+        pos = m.end()
+    pattern.append(re.escape(text[pos:]))
+    return re.compile("".join(pattern) + r"\Z")
+
+
 @dataclass
 class _Phrasing:
     text: str
@@ -284,17 +298,8 @@ class GrammarFamily(Family):
         self.weight, self.pinned, self.distinct, self.check = weight, pinned, distinct, check
         self.phrasings: list[_Phrasing] = []
         for text in phrasings:
-            names = _SLOT_RE.findall(text)
-            if sorted(names) != sorted(self.slots):
-                raise ValueError(f"{fid}: phrasing {text!r} must use each slot once")
-            pattern, pos = [], 0
-            for m in _SLOT_RE.finditer(text):
-                pattern.append(re.escape(text[pos:m.start()]))
-                pattern.append(f"(?P<{m.group(1)}>{self.slots[m.group(1)].regex})")
-                pos = m.end()
-            pattern.append(re.escape(text[pos:]))
             first = None if text.startswith("{") else text.split(" ", 1)[0].lower()
-            self.phrasings.append(_Phrasing(text, re.compile("".join(pattern) + r"\Z"), first))
+            self.phrasings.append(_Phrasing(text, compile_phrasing(fid, text, self.slots), first))
         self.sig = signature(value)
 
     # generation

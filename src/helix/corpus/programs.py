@@ -17,7 +17,7 @@ from typing import Any
 
 from helix.corpus import lexicon as L
 from helix.corpus import slots as SL
-from helix.corpus.grammar import Lex, SlotKind, _NO, freeze
+from helix.corpus.grammar import Lex, SlotKind, _NO, compile_phrasing, freeze
 from helix.hlx import HLXError, convert, decode, encode
 from helix.hlx import hlxl as _hlxl
 
@@ -51,16 +51,7 @@ class ProgramFamily:
         self.distinct = distinct
         self.phrasings = []
         for text in phrasings:
-            names = _SLOT_RE.findall(text)
-            if sorted(names) != sorted(self.slots):
-                raise ValueError(f"{fid}: phrasing {text!r} must use each slot once")
-            pattern, pos = [], 0
-            for m in _SLOT_RE.finditer(text):
-                pattern.append(re.escape(text[pos:m.start()]))
-                pattern.append(f"(?P<{m.group(1)}>{self.slots[m.group(1)].regex})")
-                pos = m.end()
-            pattern.append(re.escape(text[pos:]))
-            self.phrasings.append((text, re.compile("".join(pattern) + r"\Z")))
+            self.phrasings.append((text, compile_phrasing(fid, text, self.slots)))
         self._shape = None
 
     # ------------------------------------------------------------------ program text
