@@ -18,7 +18,10 @@ TINY = dict(d_model=32, n_heads=4, n_layers=2, d_ff=64)
 
 
 def tiny_model(pos="rope", seed=0, **kw) -> GPT:
+    """``pos``: "rope", "learned", or "prev" (rotary plus the previous-token embedding)."""
     torch.manual_seed(seed)
+    if pos == "prev":
+        pos, kw = "rope", {"prev_token": True, **kw}
     return GPT(ModelConfig(**{**TINY, "pos": pos, **kw})).eval()
 
 
@@ -56,7 +59,7 @@ def test_example_layout_and_tokenizer_file_roundtrip(tmp_path):
 
 
 # -- model -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("pos", ["rope", "learned"])
+@pytest.mark.parametrize("pos", ["rope", "learned", "prev"])
 def test_causality_future_tokens_never_change_earlier_logits(pos):
     model = tiny_model(pos)
     g = torch.Generator().manual_seed(1)
@@ -72,7 +75,24 @@ def test_causality_future_tokens_never_change_earlier_logits(pos):
                 assert not torch.allclose(out[:, t:], base[:, t:], atol=1e-4)
 
 
+def test_previous_token_embedding_sees_exactly_the_previous_token():
+    model = tiny_model("prev", seed=2)
+    x = torch.tensor([[10, 11, 12, 13, 14]])
+    with torch.no_grad():
+        base = model(x)
+        emb = model._prev_embedding(x, torch.arange(5)[None], None)
+    assert torch.equal(emb[0, 0], torch.zeros_like(emb[0, 0]))  # position 0 has no predecessor
+    assert torch.equal(emb[0, 3], model.prev_tok.weight[12])
+    assert base.shape == (1, 5, model.cfg.vocab_size)
+    # left-padded rows: the first real token (position 0) gets no predecessor either
+    emb2 = model._prev_embedding(torch.tensor([[0, 0, 10, 11]]), torch.tensor([[0, 0, 0, 1]]), None)
+    assert torch.equal(emb2[0, 2], torch.zeros_like(emb2[0, 2]))
+    assert torch.equal(emb2[0, 3], model.prev_tok.weight[10])
+
+
 def test_parameter_counts_of_presets():
+    for cfg in [ModelConfig(**TINY, prev_token=True), ModelConfig(**TINY, pos="learned")]:
+        assert GPT(cfg).num_params() == cfg.num_params()
     for name, cfg in PRESETS.items():
         with torch.device("meta"):
             m = GPT(cfg)
@@ -156,7 +176,7 @@ REQS = [("english", "Represent true", "lc_t"), ("english", "Create array [1,2] p
         ("hlx", "42", "english"), ("english", "Store number 42", "lc_b")]
 
 
-@pytest.mark.parametrize("pos", ["rope", "learned"])
+@pytest.mark.parametrize("pos", ["rope", "learned", "prev"])
 def test_kv_cache_generation_equals_full_recomputation(pos):
     model = tiny_model(pos, seed=3)
     tok = Tokenizer()

@@ -31,11 +31,14 @@ class KVCache:
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
         self.length = 0  # columns filled so far (same for every row)
         self.capacity = capacity
+        self.last_ids: torch.Tensor | None = None  # (B,) last token fed (prev-token embedding)
 
     def reorder(self, keep: torch.Tensor) -> None:
         """Keep only the rows in ``keep`` (drop finished sequences)."""
         self.k = [t.index_select(0, keep) for t in self.k]
         self.v = [t.index_select(0, keep) for t in self.v]
+        if self.last_ids is not None:
+            self.last_ids = self.last_ids.index_select(0, keep)
 
 
 def rope_tables(cfg: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,6 +111,9 @@ class GPT(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        # Previous-token embedding: position t also sees which token came before it, so one
+        # attention layer can match "the token after the one I just wrote" (copying).
+        self.prev_tok = nn.Embedding(cfg.vocab_size, cfg.d_model) if cfg.prev_token else None
         self.pos_emb = nn.Embedding(cfg.max_len, cfg.d_model) if cfg.pos == "learned" else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
@@ -146,6 +152,8 @@ class GPT(nn.Module):
             start = cache.length if cache is not None else 0
             pos = torch.arange(start, start + T, device=idx.device).expand(B, T)
         x = self.tok(idx)
+        if self.prev_tok is not None:
+            x = x + self._prev_embedding(idx, pos, cache)
         if self.pos_emb is not None:
             x = x + self.pos_emb(pos.clamp(max=self.cfg.max_len - 1))
         x = self.drop(x)
@@ -160,6 +168,18 @@ class GPT(nn.Module):
         if last_only:
             x = x[:, -1:]
         return F.linear(self.norm(x), self.tok.weight)
+
+    def _prev_embedding(self, idx, pos, cache):
+        """Embedding of each token's predecessor (zero at position 0, where there is none)."""
+        first = None
+        if cache is not None and cache.length > 0 and cache.last_ids is not None:
+            first = cache.last_ids[:, None]
+        if first is None:
+            first = torch.zeros_like(idx[:, :1])
+        prev = torch.cat([first, idx[:, :-1]], dim=1)
+        if cache is not None:
+            cache.last_ids = idx[:, -1].clone()
+        return self.prev_tok(prev) * (pos > 0).unsqueeze(-1).to(self.prev_tok.weight.dtype)
 
     @staticmethod
     def _mask(B, T, past, key_valid, device):
