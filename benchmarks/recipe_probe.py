@@ -2,7 +2,7 @@
 at even points of the budget. Used to compare CPU recipes side by side (docs/BRAINS.md).
 
     python benchmarks/recipe_probe.py --corpus C --brain runic --seconds 300 --bs 8 --lr 1e-3
-    python benchmarks/recipe_probe.py --corpus C --brain ascii --seconds 300 --prev 0
+    python benchmarks/recipe_probe.py --corpus C --brain ascii --seconds 300 --prev 1
 
 The loop is deliberately lean (no checkpoints, gates or status files) and the clock counts
 training steps only, so probes that run side by side compare recipes, not bookkeeping. Model,
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--ff", type=int, default=576)
     p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--prev", type=int, default=1, help="previous-token embedding (1/0)")
+    p.add_argument("--prev", type=int, default=0, help="previous-token embedding (1/0)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--bs", type=int, default=8)

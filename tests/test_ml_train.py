@@ -287,3 +287,33 @@ def test_sigterm_stops_with_an_aborted_status(tmp_path):
     assert p.returncode != 0
     st = json.loads(status.read_text())
     assert st["status"] == "aborted" and "signal 15" in st["message"], (st, err[-500:])
+
+
+def test_warm_start_from_a_checkpoint_and_shape_check(overfit, tmp_path):
+    corpus, out, _ = overfit
+    # a near-zero learning rate for one step: the run keeps the overfit model's answers
+    warm = tmp_path / "warm"
+    train(cfg_for(corpus, warm, max_steps=1, lr=1e-9, min_lr=1e-9, warmup=0,
+                  init_from=str(out / "checkpoints" / "best")))
+    assert evaluate(warm / "checkpoints" / "last", corpus=corpus, split="test")["overall"]["exact_match"] == 1.0
+    assert "weights initialised from" in (warm / "ascii_training.log").read_text()
+    cold = tmp_path / "cold"
+    train(cfg_for(corpus, cold, max_steps=1, lr=1e-9, min_lr=1e-9, warmup=0))
+    assert evaluate(cold / "checkpoints" / "last", corpus=corpus, split="test")["overall"]["exact_match"] == 0.0
+    with pytest.raises(ValueError, match="another shape"):
+        train(cfg_for(corpus, tmp_path / "bad", max_steps=1, init_from=str(out),
+                      model_overrides={**SMALL, "d_ff": 128}))
+
+
+def test_mix_all_trains_on_every_brains_records(tmp_path):
+    corpus = tmp_path / "corpus"
+    for b in ("coordinator", "ascii", "runic"):
+        write_corpus(corpus, b, n=6, train_copies=1, seed={"coordinator": 1, "ascii": 2, "runic": 3}[b])
+    counts = {f: sum(json.loads(x)["split"] == "train" for x in (corpus / f).read_text().splitlines())
+              for f in ("canonical.jsonl", "ascii.jsonl", "runic.jsonl")}
+    for mix, n in (("own", counts["canonical.jsonl"]), ("all", sum(counts.values()))):
+        out = tmp_path / mix
+        train(cfg_for(corpus, out, brain="coordinator", max_steps=1, mix=mix))
+        assert f" train={n} " in (out / "coordinator_training.log").read_text()
+    with pytest.raises(ValueError, match="corpus folder"):
+        train(cfg_for(corpus / "ascii.jsonl", tmp_path / "file", max_steps=1, mix="all"))

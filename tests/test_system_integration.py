@@ -43,7 +43,7 @@ def test_launch_wrote_the_run_layout(run):
 
     st = json.loads((run / "launch.json").read_text())
     assert st["phase"] == "done" and st["mode"] == "parallel" and st["device_kind"] == "cpu"
-    assert st["threads_per_job"] == max(1, cpu_count() // 3)
+    assert st["warm_start"] is True and st["slots"] == 2
     for b in BRAINS:
         job = st["jobs"][b]
         assert job["state"] == "completed" and job["attempts"] == 1, job
@@ -56,10 +56,19 @@ def test_launch_wrote_the_run_layout(run):
         assert (run / b / "checkpoints" / "best" / "model.safetensors").is_file()
         assert (run / b / "metrics.jsonl").is_file()
     assert not list(run.glob("*.pid"))  # every process ended
-    # side by side (the CPU default): the three started before any ended
-    ev = [e["event"] for e in st["events"] if e["event"] in ("started", "completed")]
-    assert ev[:3] == ["started"] * 3 and sorted(ev[3:]) == ["completed"] * 3
-    assert job["argv"][job["argv"].index("--threads") + 1] == str(st["threads_per_job"])
+    # the CPU default warm start: the coordinator alone on every brain's records with all cores,
+    # then the two specialists side by side, each starting from the coordinator's weights
+    ev = [(e["brain"], e["event"]) for e in st["events"] if e["event"] in ("started", "completed")]
+    assert ev[:2] == [("coordinator", "started"), ("coordinator", "completed")]
+    assert sorted(ev[2:4]) == [("ascii", "started"), ("runic", "started")]
+    assert sorted(ev[4:]) == [("ascii", "completed"), ("runic", "completed")]
+    argv = {b: st["jobs"][b]["argv"] for b in BRAINS}
+    assert argv["coordinator"][argv["coordinator"].index("--mix") + 1] == "all"
+    assert argv["coordinator"][argv["coordinator"].index("--threads") + 1] == str(cpu_count())
+    for b in ("ascii", "runic"):
+        assert argv[b][argv[b].index("--init-from") + 1] == str(run.resolve() / "coordinator")
+        assert argv[b][argv[b].index("--threads") + 1] == str(max(1, cpu_count() // 2))
+        assert "weights initialised from" in (run / b / f"{b}_training.log").read_text()
     assert (run / "report.html").is_file() and (run / "loss.png").stat().st_size > 5000
 
 

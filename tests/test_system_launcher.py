@@ -23,7 +23,7 @@ FAKE_TRAIN = textwrap.dedent(
 
     p = argparse.ArgumentParser()
     for a in ("--brain", "--corpus", "--preset", "--out", "--batch-size", "--grad-accum", "--seed",
-              "--device", "--epochs", "--max-steps", "--time-budget"):
+              "--device", "--epochs", "--max-steps", "--time-budget", "--mix", "--init-from"):
         p.add_argument(a)
     p.add_argument("--resume", action="store_true")
     a, _ = p.parse_known_args()
@@ -39,7 +39,8 @@ FAKE_TRAIN = textwrap.dedent(
     with open(out / "calls.jsonl", "a") as f:
         f.write(json.dumps({"attempt": attempt, "batch": int(a.batch_size), "accum": int(a.grad_accum),
                             "resume": a.resume, "budget": a.time_budget, "device": a.device,
-                            "start": time.time(), "threads": os.environ.get("OMP_NUM_THREADS")}) + "\n")
+                            "start": time.time(), "threads": os.environ.get("OMP_NUM_THREADS"),
+                            "mix": a.mix, "init_from": a.init_from}) + "\n")
     status("training")
     time.sleep(beh.get("sleep", 0.3))
     if beh.get("oom_above") and int(a.batch_size) > beh["oom_above"]:
@@ -72,7 +73,7 @@ def fake_train(tmp_path, monkeypatch):
 
 
 def make(tmp_path, train_cmd, *, devices, est_gib, brains=("coordinator", "ascii", "runic"), batch=16,
-         max_retries=2, mode="auto", time_budget=None, device="auto"):
+         max_retries=2, mode="auto", time_budget=None, device="auto", warm_start="off", epochs=2):
     corpus = tmp_path / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
 
@@ -80,7 +81,8 @@ def make(tmp_path, train_cmd, *, devices, est_gib, brains=("coordinator", "ascii
         return int(est_gib[j.brain] * GiB * j.batch_size / batch)
 
     opts = LaunchOptions(runs_dir=tmp_path / "runs", brains=tuple(brains), max_retries=max_retries,
-                         poll_s=0.05, mode=mode, time_budget=time_budget, device=device, epochs=2)
+                         poll_s=0.05, mode=mode, time_budget=time_budget, device=device, epochs=epochs,
+                         warm_start=warm_start)
     return Launcher.create(
         opts, corpus_dir=corpus, train_cmd=train_cmd, devices_fn=lambda: devices, estimator=estimator,
         batch_fn=lambda b, p, k: (batch, 1), log=lambda s: None,
@@ -270,3 +272,63 @@ def test_time_budget_runs_the_schedule_over_the_budget(tmp_path, fake_train):
         argv = L._train_argv("runic")
         assert ("--schedule-by-time" in argv) is expect
         assert argv[argv.index("--time-budget") + 1] == "100"
+
+
+def _ends(L, b):
+    return json.loads((L.brain_dir(b) / "ends.jsonl").read_text().splitlines()[0])["end"]
+
+
+def test_warm_start_trains_the_coordinator_first_then_the_specialists_from_it(tmp_path, fake_train,
+                                                                                monkeypatch):
+    import helix.system.launcher as launcher_mod
+
+    monkeypatch.setattr(launcher_mod, "cpu_count", lambda: 2)
+    cmd = fake_train({b: {"sleep": 0.3} for b in ("coordinator", "ascii", "runic")})
+    cpu = [Device("cpu", 24 * GiB, 20 * GiB)]
+    L = make(tmp_path, cmd, devices=cpu, est_gib=dict.fromkeys(("coordinator", "ascii", "runic"), 0.5),
+             warm_start="auto", time_budget=1000, epochs=None)
+    assert L.state["warm_start"] is True and L.state["slots"] == 2
+    L.run()
+    assert {b: j["state"] for b, j in L.jobs.items()} == dict.fromkeys(("coordinator", "ascii", "runic"), "completed")
+    [c] = calls(L, "coordinator")
+    assert (c["mix"], c["init_from"], c["threads"], float(c["budget"])) == ("all", None, "2", 650.0)
+    for b in ("ascii", "runic"):
+        [s] = calls(L, b)
+        assert s["mix"] is None and s["init_from"] == str(L.brain_dir("coordinator"))
+        assert (s["threads"], float(s["budget"])) == ("1", 350.0)
+        assert L.jobs[b]["argv"][L.jobs[b]["argv"].index("--lr") + 1] == "0.0005"  # half the recipe's
+        assert s["start"] >= _ends(L, "coordinator")  # only once the coordinator is done
+    # the two specialists ran side by side
+    assert max(calls(L, b)[0]["start"] for b in ("ascii", "runic")) < min(_ends(L, b) for b in ("ascii", "runic"))
+
+
+def test_warm_start_falls_back_to_training_from_scratch_when_the_coordinator_fails(tmp_path, fake_train,
+                                                                                     monkeypatch):
+    import helix.system.launcher as launcher_mod
+
+    monkeypatch.setattr(launcher_mod, "cpu_count", lambda: 2)
+    cmd = fake_train({"coordinator": {"crash_attempts": 99, "sleep": 0.05}})
+    cpu = [Device("cpu", 24 * GiB, 20 * GiB)]
+    L = make(tmp_path, cmd, devices=cpu, est_gib=dict.fromkeys(("coordinator", "ascii", "runic"), 0.5),
+             warm_start="on", max_retries=0)
+    L.run()
+    assert L.jobs["coordinator"]["state"] == "failed"
+    for b in ("ascii", "runic"):
+        assert L.jobs[b]["state"] == "completed" and calls(L, b)[0]["init_from"] is None
+        assert "--lr" not in L.jobs[b]["argv"]  # from scratch: the recipe's own learning rate
+    assert sum(e["event"] == "warm start skipped" for e in L.state["events"]) == 2
+
+
+def test_warm_start_needs_one_model_shape():
+    from helix.system.launcher import LaunchError, warm_start_applies
+
+    tiny = {"coordinator": "coordinator-tiny", "ascii": "specialist-tiny", "runic": "specialist-tiny"}
+    full = {"coordinator": "coordinator-100m", "ascii": "specialist-50m", "runic": "specialist-50m"}
+    assert warm_start_applies(LaunchOptions(), "cpu", tiny) is True
+    assert warm_start_applies(LaunchOptions(), "cuda", tiny) is False  # auto: CPU only
+    assert warm_start_applies(LaunchOptions(warm_start="on"), "cuda", tiny) is True
+    assert warm_start_applies(LaunchOptions(), "cpu", full) is False
+    assert warm_start_applies(LaunchOptions(warm_start="off"), "cpu", tiny) is False
+    assert warm_start_applies(LaunchOptions(brains=("runic",)), "cpu", tiny) is False
+    with pytest.raises(LaunchError, match="one model shape"):
+        warm_start_applies(LaunchOptions(warm_start="on"), "cpu", full)

@@ -54,6 +54,10 @@ def train_cmd(
         help="run the warmup+cosine schedule over --time-budget instead of the step count "
              "(ends annealed when the budget ends; not bit-reproducible)"),
     recipe: str = typer.Option("default", "--recipe", help="default | original"),
+    mix: Optional[str] = typer.Option(
+        None, "--mix", help="own: this brain's corpus | all: every brain's training records"),
+    init_from: Optional[Path] = typer.Option(
+        None, "--init-from", help="start from this checkpoint's weights (same model shape)"),
     resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/checkpoints/last"),
     gate_epochs: Optional[str] = typer.Option(None, "--gate-epochs", help="e.g. 1,5,10,20,50,100"),
     gate_policy: Optional[str] = typer.Option(None, "--gate-policy", help="warn | stop"),
@@ -82,7 +86,8 @@ def train_cmd(
     for k, v in dict(epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, min_lr=min_lr,
                      weight_decay=weight_decay, warmup=warmup, clip=clip, dropout=dropout, seed=seed,
                      compile=compile, amp=amp, max_steps=max_steps, time_budget_s=time_budget,
-                     schedule_by_time=schedule_by_time,
+                     schedule_by_time=schedule_by_time, mix=mix,
+                     init_from=str(init_from) if init_from is not None else None,
                      gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,
                      keep_last=keep_last, eval_sample=eval_sample, plateau_patience=plateau_patience,
                      save_every_steps=save_every_steps, num_threads=threads, log_every=log_every,

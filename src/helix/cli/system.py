@@ -28,10 +28,11 @@ def register(app: typer.Typer) -> None:
         epochs: Optional[int] = typer.Option(None, help="Passed to helix train."),
         batch_size: Optional[int] = typer.Option(None, help="Micro-batch, passed to helix train."),
         grad_accum: Optional[int] = typer.Option(None, help="Passed to helix train."),
-        time_budget: Optional[float] = typer.Option(None, help="Seconds per brain (CPU default 360 unless --epochs/--max-steps)."),
+        time_budget: Optional[float] = typer.Option(None, help="Seconds per brain (CPU default 1080 unless --epochs/--max-steps; with a warm start the coordinator gets 65% of it, then the specialists the rest)."),
         max_steps: Optional[int] = typer.Option(None, help="Passed to helix train."),
         seed: Optional[int] = typer.Option(None, help="Corpus and training seed (default: theirs)."),
         brains: str = typer.Option("coordinator,ascii,runic", help="Which brains to train."),
+        warm_start: str = typer.Option("auto", help="auto | on | off: the coordinator trains first on every brain's records, then the specialists start from its weights (auto: on CPU when the presets share a shape)."),
         max_retries: int = typer.Option(2, help="Retries of a crashed / out-of-memory job."),
         train_arg: list[str] = typer.Option([], "--train-arg", help="Extra argument for helix train (repeatable)."),
         evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Test-split accuracy table and gate answers at the end."),
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
             runs_dir=runs_dir, corpus=corpus, corpus_size=corpus_size, seed=seed, brains=names,
             preset=preset, device=device, mode=mode, epochs=epochs, batch_size=batch_size,
             grad_accum=grad_accum, time_budget=time_budget, max_steps=max_steps,
-            extra_train_args=list(train_arg), max_retries=max_retries, poll_s=poll,
+            extra_train_args=list(train_arg), max_retries=max_retries, poll_s=poll, warm_start=warm_start,
         )
         if dry_run:
             from helix.system.pipeline import dry_run as _dry_run

@@ -65,9 +65,10 @@ PRESETS: dict[str, ModelConfig] = {
     "coordinator-100m": ModelConfig(d_model=1024, n_heads=16, n_layers=8, d_ff=4096),
     "specialist-50m": ModelConfig(d_model=768, n_heads=12, n_layers=7, d_ff=3072),
     # CPU presets: sized so that each brain reaches its quality target on 2 CPU cores in minutes.
-    # The previous-token embedding makes copying appear sooner in short CPU runs (docs/BRAINS.md).
-    "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, prev_token=True),
-    "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=576, prev_token=True),
+    # One shape for both, so that the specialists can start from the coordinator's weights
+    # (`helix launch` warm start on CPU).
+    "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768),
+    "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768),
 }
 
 
@@ -121,6 +122,9 @@ class TrainConfig:
     pad_multiple: int = 8  # round each batch's length up to a multiple (fewer distinct shapes)
     dropout: float | None = None  # override the preset's dropout
     model_overrides: dict = field(default_factory=dict)
+    # what to train on and where to start
+    mix: str = "own"  # own: this brain's corpus file; all: every brain's training records
+    init_from: str | None = None  # checkpoint directory whose weights start the run (same shape)
     # evaluation and abort rules
     eval_sample: int = 200  # val records decoded greedily each epoch (exact match, validity)
     val_loss_limit: int | None = 2000  # val records used for the validation loss (None: all)

@@ -307,7 +307,15 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
     if mcfg.vocab_size < tok.vocab_size:
         raise ValueError("model vocab_size is smaller than the tokenizer's vocabulary")
 
-    train_recs = load_records(cfg.corpus, cfg.brain, "train")
+    if cfg.mix not in ("own", "all"):
+        raise ValueError(f"mix must be 'own' or 'all', not {cfg.mix!r}")
+    if cfg.mix == "all" and not Path(cfg.corpus).is_dir():
+        raise ValueError("--mix all needs the corpus folder (it reads every brain's file)")
+    # mix=all: every brain's training records, each encoded the way this brain sees it (the
+    # coordinator tags them all with their route); validation stays on this brain's own corpus.
+    # The splits are a function of the value, so no corpus's val/test value is in any train set.
+    train_recs = [r for b in (BRAINS if cfg.mix == "all" else (cfg.brain,))
+                  for r in load_records(cfg.corpus, b, "train")]
     val_recs = load_records(cfg.corpus, cfg.brain, "val")
     if not train_recs:
         raise ValueError(f"corpus {cfg.corpus} has no train records for brain {cfg.brain}")
@@ -364,6 +372,9 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                       f"(step {state['step']})")
         else:
             files.log(f"--resume: no checkpoint in {last}; starting fresh")
+    if cfg.init_from and state["step"] == 0:
+        _init_weights(model, mcfg, cfg.init_from)
+        files.log(f"weights initialised from {cfg.init_from}")
     if state["gates"]:
         files.status["last_gate"] = _gate_summary(state["gates"][-1])
 
@@ -597,6 +608,17 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         files.flush(force=True)
         atomic_write_json(Path(cfg.out) / "summary.json", summary)
     return summary
+
+
+def _init_weights(model: GPT, mcfg, ckpt_dir: str) -> None:
+    """Warm start: load a checkpoint's weights (verified, same shape) into a fresh model."""
+    src = ckpt.load_checkpoint(ckpt_dir)
+    mine = {k: v for k, v in mcfg.to_dict().items() if k != "dropout"}
+    theirs = {k: v for k, v in src["model_cfg"].to_dict().items() if k != "dropout"}
+    if mine != theirs:
+        diff = ", ".join(f"{k} {theirs.get(k)!r} vs {v!r}" for k, v in mine.items() if theirs.get(k) != v)
+        raise ValueError(f"--init-from {ckpt_dir}: its model has another shape ({diff})")
+    model.load_state_dict(src["state_dict"])
 
 
 def _gate_summary(g: dict) -> dict:

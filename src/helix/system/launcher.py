@@ -54,6 +54,12 @@ CPU_TIME_BUDGET_S = 1080
 #: How CPU jobs share the cores when --mode is auto. Measured (docs/SYSTEM.md): side by side with
 #: one thread each finishes the same work 3.6x sooner than one after another on 2 cores.
 CPU_DEFAULT_MODE = "parallel"
+#: Warm start (CPU, tiny presets, all three brains): the coordinator first trains on every brain's
+#: training records with all cores for this share of the budget, then the two specialists start
+#: from its weights and fine-tune on their own corpora side by side for the rest. Measured
+#: (docs/BRAINS.md): one model on the three training sets learns each brain's test split faster
+#: than three separate models sharing the same CPU time.
+WARM_START_SHARE = 0.65
 
 OOM_MARKERS = ("out of memory", "outofmemoryerror", "cuda error: out of memory", "cannot allocate memory")
 
@@ -78,6 +84,7 @@ class LaunchOptions:
     time_budget: float | None = None  # seconds per brain; default on CPU: CPU_TIME_BUDGET_S
     max_steps: int | None = None
     extra_train_args: list[str] = field(default_factory=list)
+    warm_start: str = "auto"  # auto (CPU, shared shape, all three brains) | on | off
     max_retries: int = 2
     poll_s: float = 2.0
     run_name: str | None = None  # default: UTC timestamp
@@ -125,6 +132,13 @@ def default_batch_size(brain: str, preset: str, device_kind: str) -> tuple[int, 
 
     cfg = default_train_config(brain, preset, device_kind)
     return int(cfg.batch_size), int(getattr(cfg, "grad_accum", 1) or 1)
+
+
+def fine_tune_lr(brain: str, preset: str, device_kind: str) -> float:
+    """Learning rate of a warm-started job: half its recipe's (it starts from trained weights)."""
+    from helix.ml.config import default_train_config
+
+    return default_train_config(brain, preset, device_kind).lr / 2
 
 
 def default_train_cmd() -> list[str]:
@@ -202,6 +216,26 @@ def plan_setup(
             "threads": threads, "specs": specs}
 
 
+def warm_start_applies(opts: LaunchOptions, kind: str, presets: dict[str, str]) -> bool:
+    """Whether the specialists start from the coordinator (see WARM_START_SHARE)."""
+    if opts.warm_start not in ("auto", "on", "off"):
+        raise LaunchError(f"--warm-start must be auto, on or off, not {opts.warm_start!r}")
+    if opts.warm_start == "off" or set(opts.brains) != set(BRAINS):
+        return False
+    from helix.ml.config import get_preset
+
+    try:
+        shapes = {json.dumps(get_preset(p).to_dict(), sort_keys=True) for p in presets.values()}
+    except ValueError as e:
+        raise LaunchError(str(e)) from None
+    if len(shapes) != 1:
+        if opts.warm_start == "on":
+            raise LaunchError("--warm-start on needs one model shape for all brains; presets: "
+                              + ", ".join(f"{b}={p}" for b, p in presets.items()))
+        return False
+    return opts.warm_start == "on" or kind == "cpu"
+
+
 class Launcher:
     """Supervises the training jobs of one run directory."""
 
@@ -270,6 +304,23 @@ class Launcher:
                 "ended": None,
                 "message": "",
             }
+        warm = warm_start_applies(opts, kind, {s.brain: s.preset for s in setup["specs"]})
+        if warm:
+            cores = cpu_count() if kind == "cpu" else None
+            specialists = [b for b in opts.brains if b != "coordinator"]
+            jobs["coordinator"].update(mix="all", threads=cores)
+            side_by_side = mode != "sequential"
+            for b in specialists:
+                per = max(1, cores // len(specialists)) if side_by_side and cores else cores
+                jobs[b].update(after="coordinator", init_from=str(run_dir / "coordinator"), threads=per,
+                               lr=fine_tune_lr(b, jobs[b]["preset"], kind))
+            if time_budget is not None:
+                first = round(time_budget * WARM_START_SHARE)
+                jobs["coordinator"]["time_budget"] = first
+                for b in specialists:
+                    jobs[b]["time_budget"] = time_budget - first
+            if slots is not None and side_by_side:
+                slots = len(specialists)
         state = {
             "version": 1,
             "created": utc_now_iso(),
@@ -279,6 +330,7 @@ class Launcher:
             "device_kind": kind,
             "devices": [d.__dict__ for d in devices],
             "mode": mode,
+            "warm_start": warm,
             "slots": slots,
             "threads_per_job": threads,
             "max_retries": opts.max_retries,
@@ -374,18 +426,26 @@ class Launcher:
             argv += ["--epochs", str(st["epochs"])]
         if st.get("max_steps") is not None:
             argv += ["--max-steps", str(st["max_steps"])]
-        if st.get("threads_per_job"):
-            argv += ["--threads", str(st["threads_per_job"])]
-        if st.get("time_budget") is not None:
+        threads = job.get("threads") or st.get("threads_per_job")
+        if threads:
+            argv += ["--threads", str(threads)]
+        budget = job.get("time_budget", st.get("time_budget"))
+        if budget is not None:
             # the whole budget also on a retry: `helix train --resume` counts the time already
             # trained (saved in its checkpoint) against it
-            argv += ["--time-budget", f"{float(st['time_budget']):g}"]
+            argv += ["--time-budget", f"{float(budget):g}"]
             if st.get("epochs") is None and st.get("max_steps") is None:
                 # the budget is what ends the run: anneal the learning rate over it, so the
                 # brain ends trained rather than cut off mid-schedule
                 argv.append("--schedule-by-time")
+        if job.get("mix"):
+            argv += ["--mix", job["mix"]]
+        if job.get("lr") and job.get("init_from"):
+            argv += ["--lr", f"{float(job['lr']):g}"]
         if (self.brain_dir(brain) / "checkpoints" / "last").is_dir():
             argv.append("--resume")
+        elif job.get("init_from"):
+            argv += ["--init-from", job["init_from"]]
         argv += list(st.get("extra_train_args") or [])
         return argv
 
@@ -397,7 +457,7 @@ class Launcher:
         argv = self._train_argv(brain)
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
-        threads = self.state.get("threads_per_job")
+        threads = job.get("threads") or self.state.get("threads_per_job")
         if threads:
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "HELIX_NUM_THREADS"):
                 env[var] = str(threads)
@@ -540,8 +600,27 @@ class Launcher:
         )
         self._write_brain_status(brain, "queued", job["message"])
 
+    def _waiting(self, brain: str) -> bool:
+        """A job that starts from another's weights waits until that job has ended."""
+        job = self.jobs[brain]
+        dep = job.get("after")
+        if not dep or dep not in self.jobs:
+            return False
+        dstate = self.jobs[dep]["state"]
+        if dstate not in TERMINAL:
+            if job.get("message") != f"waits for the {dep} (warm start)":
+                job["message"] = f"waits for the {dep} (warm start)"
+                self._write_brain_status(brain, "queued", job["message"])
+            return True
+        if dstate not in ("completed", "quality_failed") and job.get("init_from"):
+            job["init_from"] = None
+            self.event(brain, "warm start skipped", f"the {dep} ended {dstate}; training from scratch")
+        job["after"] = None
+        return False
+
     def _schedule(self) -> None:
-        pending = [b for b, j in self.jobs.items() if j["state"] in ("queued", "staged")]
+        pending = [b for b, j in self.jobs.items()
+                   if j["state"] in ("queued", "staged") and not self._waiting(b)]
         if not pending:
             return
         running = [b for b, j in self.jobs.items() if j["state"] == "running"]

@@ -294,10 +294,17 @@ def print_plan(L: Launcher) -> None:
     _log(f"run {L.run_dir}")
     _log(f"device {st['device_kind']} ({devs}); mode {st['mode']}"
          + (f", {st['slots']} job(s) at a time x {st['threads_per_job']} thread(s)" if st.get("slots") else ""))
-    budget = st.get("time_budget")
+    if st.get("warm_start"):
+        _log("warm start: the coordinator trains first on every brain's records; the specialists "
+             "then start from its weights")
     for b, j in L.jobs.items():
+        budget = j.get("time_budget", st.get("time_budget"))
+        threads = j.get("threads") or st.get("threads_per_job")
         _log(f"  {b:<12} preset {j['preset']:<17} micro-batch {j['batch_size']} x {j['grad_accum']}  "
-             f"est. peak {fmt_bytes(j['est_bytes'])}" + (f"  budget {budget:.0f}s" if budget else ""))
+             f"est. peak {fmt_bytes(j['est_bytes'])}" + (f"  budget {budget:.0f}s" if budget else "")
+             + (f"  {threads} thread(s)" if threads else "")
+             + ("  on every brain's records" if j.get("mix") == "all" else "")
+             + (f"  after the {j['after']}" if j.get("after") else ""))
     _log(f"watch: helix status --watch {L.run_dir}   logs: helix logs BRAIN -f --run {L.run_dir}")
 
 
