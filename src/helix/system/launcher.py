@@ -312,7 +312,7 @@ class Launcher:
             side_by_side = mode != "sequential"
             for b in specialists:
                 per = max(1, cores // len(specialists)) if side_by_side and cores else cores
-                jobs[b].update(after="coordinator", init_from=str(run_dir / "coordinator"), threads=per,
+                jobs[b].update(after="coordinator", init_from=str(run_dir.resolve() / "coordinator"), threads=per,
                                lr=fine_tune_lr(b, jobs[b]["preset"], kind))
             if time_budget is not None:
                 first = round(time_budget * WARM_START_SHARE)
