@@ -607,6 +607,10 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                          message=final_msg, step=state["step"], eta_s=0)
         files.flush(force=True)
         atomic_write_json(Path(cfg.out) / "summary.json", summary)
+    if world > 1:
+        # every rank leaves together: a rank that tears gloo down while rank 0 is still writing its
+        # final files can abort at exit ("terminate called without an active exception")
+        dist.barrier()
     return summary
 
 
