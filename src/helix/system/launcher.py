@@ -407,6 +407,10 @@ class Launcher:
 
     # ------------------------------------------------------------------ starting jobs
 
+    def _threads(self, brain: str) -> int | None:
+        """Torch threads of a job: its own (warm start) or the run's per-job share."""
+        return self.jobs[brain].get("threads") or self.state.get("threads_per_job")
+
     def _train_argv(self, brain: str) -> list[str]:
         job = self.jobs[brain]
         st = self.state
@@ -426,7 +430,7 @@ class Launcher:
             argv += ["--epochs", str(st["epochs"])]
         if st.get("max_steps") is not None:
             argv += ["--max-steps", str(st["max_steps"])]
-        threads = job.get("threads") or st.get("threads_per_job")
+        threads = self._threads(brain)
         if threads:
             argv += ["--threads", str(threads)]
         budget = job.get("time_budget", st.get("time_budget"))
@@ -457,7 +461,7 @@ class Launcher:
         argv = self._train_argv(brain)
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
-        threads = job.get("threads") or self.state.get("threads_per_job")
+        threads = self._threads(brain)
         if threads:
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "HELIX_NUM_THREADS"):
                 env[var] = str(threads)
