@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--show-wrong", type=int, default=0, help="print this many wrong answers at the end")
+    p.add_argument("--init-from", default=None, help="start from this checkpoint's weights (its shape wins)")
     a = p.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -62,8 +63,15 @@ def main(argv=None) -> int:
         t = load_records(a.corpus, b, "test")
         random.Random(0).shuffle(t)
         test += [dict(r, brain=b) for r in t[: a.evaln // len(brains)]]
-    model = GPT(ModelConfig(d_model=a.d, n_layers=a.layers, d_ff=a.ff, n_heads=a.heads,
-                            prev_token=bool(a.prev)))
+    if a.init_from:
+        from helix.ml.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(a.init_from)
+        model = GPT(ck["model_cfg"])
+        model.load_state_dict(ck["state_dict"])
+    else:
+        model = GPT(ModelConfig(d_model=a.d, n_layers=a.layers, d_ff=a.ff, n_heads=a.heads,
+                                prev_token=bool(a.prev)))
     decay = [q for q in model.parameters() if q.dim() >= 2]
     other = [q for q in model.parameters() if q.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd},
