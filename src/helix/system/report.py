@@ -28,9 +28,12 @@ def _plt():
 
 
 def _save_png(fig, path: Path) -> None:
+    """Lay the figure out, write it atomically as PNG and release it."""
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     atomic_write_bytes(path, buf.getvalue())
+    _plt().close(fig)
 
 
 def collect(run_dir: Path) -> dict:
@@ -81,9 +84,7 @@ def plot_losses(data: dict, path: Path) -> bool:
         ax.set_ylabel("cross-entropy")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
     _save_png(fig, path)
-    plt.close(fig)
     return True
 
 
@@ -107,9 +108,7 @@ def plot_val_em(data: dict, path: Path) -> bool:
     ax.set_title("Validation exact match over epochs")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     _save_png(fig, path)
-    plt.close(fig)
     return True
 
 
@@ -137,9 +136,7 @@ def plot_gates(data: dict, path: Path) -> bool:
     ax.invert_yaxis()
     ax.set_xlabel("epoch")
     ax.set_title("Quality gates per epoch (requests right / total)")
-    fig.tight_layout()
     _save_png(fig, path)
-    plt.close(fig)
     return True
 
 
@@ -162,9 +159,7 @@ def plot_accuracy(data: dict, path: Path) -> bool:
     ax.set_title(f"Test-split accuracy per brain and target format ({acc.get('split', 'test')})", pad=22)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.06), frameon=False)
-    fig.tight_layout()
     _save_png(fig, path)
-    plt.close(fig)
     return True
 
 
