@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 
 import torch
 
-from helix.ml.config import ModelConfig
+from helix.ml.config import ModelConfig, TrainConfig
 from helix.ml.data import collate, encode_records, epoch_batches, load_records
 from helix.ml.generate import generate_requests
 from helix.ml.model import GPT, loss_fn
 from helix.ml.tokenizer import Tokenizer
+from helix.ml.train import lr_at
 
 
 def main(argv=None) -> int:
@@ -77,6 +77,7 @@ def main(argv=None) -> int:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd},
                              {"params": other, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.95))
     lengths = [len(e.ids) for e in train]
+    sched = TrainConfig(lr=a.lr, min_lr=a.min_lr, warmup=a.warmup, schedule_by_time=True)
 
     def exact_match():
         model.eval()
@@ -99,12 +100,7 @@ def main(argv=None) -> int:
     while clock < a.seconds:
         for bidx in epoch_batches(lengths, a.bs, a.seed, epoch):
             t0 = time.perf_counter()
-            frac = min(1.0, clock / a.seconds)
-            if frac < a.warmup:
-                lr = a.lr * frac / a.warmup
-            else:
-                q = (frac - a.warmup) / (1 - a.warmup)
-                lr = a.min_lr + 0.5 * (a.lr - a.min_lr) * (1 + math.cos(math.pi * q))
+            lr = lr_at(sched, step, 0, time_frac=min(1.0, clock / a.seconds))
             for g in opt.param_groups:
                 g["lr"] = lr
             inp, tgt, w = collate([train[i] for i in bidx], tok.pad_id, multiple=8)
