@@ -1,8 +1,11 @@
 """Recipe probe: train one tiny brain for a fixed number of seconds and print test exact match
 at even points of the budget. Used to compare CPU recipes side by side (docs/BRAINS.md).
 
-    python benchmarks/recipe_probe.py --corpus C --brain runic --seconds 300 --bs 8 --lr 1e-3
-    python benchmarks/recipe_probe.py --corpus C --brain ascii --seconds 300 --prev 1
+    python benchmarks/recipe_probe.py --corpus C --brain runic --seconds 300
+    python benchmarks/recipe_probe.py --corpus C --brain runic --seconds 300 --opt adamw --bs 8
+    python benchmarks/recipe_probe.py --corpus C --brain ascii --seconds 378 --init-from CKPT --lr 2.5e-4 --muon-lr 2.5e-3
+
+The defaults are the tiny CPU recipe (Muon 0.01 + AdamW 1e-3, batch 32, the tiny shape).
 
 The loop is deliberately lean (no checkpoints, gates or status files) and the clock counts
 training steps only, so probes that run side by side compare recipes, not bookkeeping. Model,
@@ -24,6 +27,7 @@ from helix.ml.config import ModelConfig, TrainConfig
 from helix.ml.data import collate, encode_records, epoch_batches, load_records
 from helix.ml.generate import generate_requests
 from helix.ml.model import GPT, loss_fn
+from helix.ml.optim import build_optimizer, set_lr
 from helix.ml.tokenizer import Tokenizer
 from helix.ml.train import lr_at
 
@@ -36,12 +40,12 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=300)
     p.add_argument("--d", type=int, default=192)
     p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--ff", type=int, default=576)
+    p.add_argument("--ff", type=int, default=768)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--prev", type=int, default=0, help="previous-token embedding (1/0)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
-    p.add_argument("--bs", type=int, default=8)
+    p.add_argument("--bs", type=int, default=32)
     p.add_argument("--wd", type=float, default=0.05)
     p.add_argument("--warmup", type=float, default=0.03, help="fraction of the budget")
     p.add_argument("--clip", type=float, default=1.0)
@@ -50,6 +54,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--show-wrong", type=int, default=0, help="print this many wrong answers at the end")
+    p.add_argument("--opt", default="muon", choices=["adamw", "muon"],
+                   help="muon: torch.optim.Muon on the blocks' matrices, AdamW on the rest")
+    p.add_argument("--muon-lr", type=float, default=0.01)
+    p.add_argument("--ns-steps", type=int, default=5, help="Muon's Newton-Schulz iterations")
     p.add_argument("--init-from", default=None, help="start from this checkpoint's weights (its shape wins)")
     a = p.parse_args(argv)
 
@@ -72,10 +80,8 @@ def main(argv=None) -> int:
     else:
         model = GPT(ModelConfig(d_model=a.d, n_layers=a.layers, d_ff=a.ff, n_heads=a.heads,
                                 prev_token=bool(a.prev)))
-    decay = [q for q in model.parameters() if q.dim() >= 2]
-    other = [q for q in model.parameters() if q.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd},
-                             {"params": other, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.95))
+    opt = build_optimizer(model, kind=a.opt, lr=a.lr, weight_decay=a.wd, betas=(0.9, 0.95),
+                          muon_lr_mult=a.muon_lr / a.lr, muon_ns_steps=a.ns_steps)
     lengths = [len(e.ids) for e in train]
     sched = TrainConfig(lr=a.lr, min_lr=a.min_lr, warmup=a.warmup, schedule_by_time=True)
 
@@ -101,8 +107,7 @@ def main(argv=None) -> int:
         for bidx in epoch_batches(lengths, a.bs, a.seed, epoch):
             t0 = time.perf_counter()
             lr = lr_at(sched, step, 0, time_frac=min(1.0, clock / a.seconds))
-            for g in opt.param_groups:
-                g["lr"] = lr
+            set_lr(opt, lr)
             inp, tgt, w = collate([train[i] for i in bidx], tok.pad_id, multiple=8)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model(inp)

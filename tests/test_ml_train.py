@@ -176,9 +176,11 @@ def test_fixed_seed_cpu_training_is_reproducible(tmp_path):
     assert _losses(tmp_path / "c2") != la and c["step"] == a["step"]
 
 
-def test_kill_and_resume_gives_the_same_losses(tmp_path):
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_kill_and_resume_gives_the_same_losses(tmp_path, optimizer):
     corpus = write_corpus(tmp_path / "c", n=16, train_copies=2)  # 32 train records: 4 steps/epoch
-    full = train(cfg_for(corpus, tmp_path / "full", epochs=3, eval_sample=4, save_every_steps=3))
+    opt = dict(optimizer=optimizer)
+    full = train(cfg_for(corpus, tmp_path / "full", epochs=3, eval_sample=4, save_every_steps=3, **opt))
     steps = full["step"]
     assert steps == 12
     killed = tmp_path / "killed"
@@ -189,7 +191,7 @@ def test_kill_and_resume_gives_the_same_losses(tmp_path):
         "import sys, json; from helix.ml.config import TrainConfig; from helix.ml.train import train;"
         "train(TrainConfig.from_dict(json.loads(sys.argv[1])))"
     )
-    kcfg = cfg_for(corpus, killed, epochs=3, eval_sample=4, save_every_steps=3, debug_kill_at_step=7)
+    kcfg = cfg_for(corpus, killed, epochs=3, eval_sample=4, save_every_steps=3, debug_kill_at_step=7, **opt)
     p = subprocess.run([sys.executable, "-c", driver, json.dumps(kcfg.to_dict())], capture_output=True,
                        text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert p.returncode == 137, p.stderr[-2000:]
@@ -198,7 +200,7 @@ def test_kill_and_resume_gives_the_same_losses(tmp_path):
     assert status["status"] == "training"  # killed: nobody wrote a final status
     meta = json.loads((killed / "checkpoints/last/meta.json").read_text())
     assert meta["step"] == 6 and meta["batch_in_epoch"] == 2  # mid-epoch 2 (saved every 3 steps)
-    resumed = train(cfg_for(corpus, killed, epochs=3, eval_sample=4, save_every_steps=3, resume=True))
+    resumed = train(cfg_for(corpus, killed, epochs=3, eval_sample=4, save_every_steps=3, resume=True, **opt))
     assert resumed["status"] == "completed" and resumed["step"] == steps
     assert _losses(killed) == _losses(tmp_path / "full")
     assert ckpt.sha256_file(killed / "checkpoints/last/model.safetensors") == \

@@ -296,7 +296,7 @@ def test_warm_start_trains_the_coordinator_first_then_the_specialists_from_it(tm
         [s] = calls(L, b)
         assert s["mix"] is None and s["init_from"] == str(L.brain_dir("coordinator"))
         assert (s["threads"], float(s["budget"])) == ("1", 350.0)
-        assert L.jobs[b]["argv"][L.jobs[b]["argv"].index("--lr") + 1] == "0.0005"  # half the recipe's
+        assert L.jobs[b]["argv"][L.jobs[b]["argv"].index("--lr") + 1] == "0.00025"  # a quarter of the recipe's
         assert s["start"] >= _ends(L, "coordinator")  # only once the coordinator is done
     # the two specialists ran side by side
     assert max(calls(L, b)[0]["start"] for b in ("ascii", "runic")) < min(_ends(L, b) for b in ("ascii", "runic"))

@@ -37,6 +37,10 @@ def train_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="examples per micro-batch, all ranks together"),
     grad_accum: Optional[int] = typer.Option(None, "--grad-accum"),
     lr: Optional[float] = typer.Option(None, "--lr"),
+    optimizer: Optional[str] = typer.Option(
+        None, "--optimizer", help="adamw | adam | muon (Muon on the blocks' matrices, AdamW on the rest)"),
+    muon_lr_mult: Optional[float] = typer.Option(
+        None, "--muon-lr-mult", help="muon: the matrices' learning rate is --lr times this"),
     min_lr: Optional[float] = typer.Option(None, "--min-lr"),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
     warmup: Optional[float] = typer.Option(None, "--warmup", help="steps, or a fraction of all steps if < 1"),
@@ -83,6 +87,7 @@ def train_cmd(
     upd = dict(corpus=str(corpus), out=str(out), recipe=recipe, resume=resume, progress=progress,
                echo=not quiet)
     for k, v in dict(epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, min_lr=min_lr,
+                     optimizer=optimizer, muon_lr_mult=muon_lr_mult,
                      weight_decay=weight_decay, warmup=warmup, clip=clip, dropout=dropout, seed=seed,
                      compile=compile, amp=amp, max_steps=max_steps, time_budget_s=time_budget,
                      schedule_by_time=schedule_by_time, mix=mix,

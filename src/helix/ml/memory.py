@@ -26,6 +26,8 @@ def estimate_train_memory(
     grads = 4 * n
     if optimizer in ("adamw", "adam"):
         opt = 8 * n  # two fp32 moments
+    elif optimizer == "muon":
+        opt = 8 * n  # upper bound: Muon keeps one buffer per matrix, AdamW two for the rest
     elif optimizer == "sgd":
         opt = 4 * n
     else:

@@ -25,6 +25,7 @@ from helix.ml import checkpoint as ckpt
 from helix.ml.config import TrainConfig, get_preset, original_recipe
 from helix.ml.data import collate, dummy_batch, encode_records, epoch_batches, load_records
 from helix.ml.flops import peak_bf16_flops, train_flops
+from helix.ml.optim import build_optimizer, set_lr
 from helix.ml.gates import fixed_sample, run_gate, score_outputs
 from helix.ml.generate import generate_requests, resolve_device
 from helix.ml.model import GPT, loss_fn
@@ -333,17 +334,9 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
 
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    fused = device.type == "cuda"
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), fused=fused)
-    elif cfg.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), fused=fused)
-    else:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+    opt = build_optimizer(model, kind=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                          betas=cfg.betas, muon_lr_mult=cfg.muon_lr_mult,
+                          fused=device.type == "cuda")
 
     ck_root = Path(cfg.out) / "checkpoints"
     state = {
@@ -435,8 +428,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
             if cfg.schedule_by_time and cfg.time_budget_s:
                 tfrac = (elapsed0 + time.time() - run_t0) / cfg.time_budget_s
             lr = lr_at(cfg, state["step"], total_steps, tfrac)
-            for g in opt.param_groups:
-                g["lr"] = lr
+            set_lr(opt, lr)
             loss_acc = torch.zeros((), device=device)
             step_real = 0
             for mi, b in enumerate(micro):
