@@ -25,10 +25,10 @@ from helix.ml import checkpoint as ckpt
 from helix.ml.config import TrainConfig, get_preset, original_recipe
 from helix.ml.data import collate, dummy_batch, encode_records, epoch_batches, load_records
 from helix.ml.flops import peak_bf16_flops, train_flops
-from helix.ml.optim import build_optimizer, set_lr
 from helix.ml.gates import fixed_sample, run_gate, score_outputs
 from helix.ml.generate import generate_requests, resolve_device
 from helix.ml.model import GPT, loss_fn
+from helix.ml.optim import build_optimizer, set_lr
 from helix.ml.tokenizer import BRAINS, Tokenizer
 from helix.util import atomic_write_json, atomic_write_text, utc_now_iso
 
