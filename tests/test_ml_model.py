@@ -18,10 +18,13 @@ TINY = dict(d_model=32, n_heads=4, n_layers=2, d_ff=64)
 
 
 def tiny_model(pos="rope", seed=0, **kw) -> GPT:
-    """``pos``: "rope", "learned", or "prev" (rotary plus the previous-token embedding)."""
+    """``pos``: "rope", "learned", "prev" (rotary plus the previous-token embedding) or "run"
+    (rotary plus run positions)."""
     torch.manual_seed(seed)
     if pos == "prev":
         pos, kw = "rope", {"prev_token": True, **kw}
+    if pos == "run":
+        pos, kw = "rope", {"run_pos": 6, **kw}
     return GPT(ModelConfig(**{**TINY, "pos": pos, **kw})).eval()
 
 
@@ -59,7 +62,7 @@ def test_example_layout_and_tokenizer_file_roundtrip(tmp_path):
 
 
 # -- model -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("pos", ["rope", "learned", "prev"])
+@pytest.mark.parametrize("pos", ["rope", "learned", "prev", "run"])
 def test_causality_future_tokens_never_change_earlier_logits(pos):
     model = tiny_model(pos)
     g = torch.Generator().manual_seed(1)
@@ -90,8 +93,35 @@ def test_previous_token_embedding_sees_exactly_the_previous_token():
     assert torch.equal(emb2[0, 3], model.prev_tok.weight[10])
 
 
+def test_run_positions_index_runs_and_mark_their_ends():
+    model = tiny_model("run")  # K = 6
+    tok = Tokenizer()
+    text = 'ab &h_alerts "x" [0x0301abcd]'
+    x = torch.tensor([tok.encode_text(text)[0]])
+    rows = model._run_rows(x, None)[0].tolist()
+    K = 6
+    want = [1, 2, K + 2 + 2,  # "ab", then the space after a run of 2
+            1, 2, 3, 4, 5, 6, K + 1, K + 2, K + 1,  # "&h_alerts": 1..6, then parity rows
+            K + 2 + 7,  # the space after a run of 9 (lengths past K+1 share one row)
+            0, 1, K + 2 + 1, 0,  # '"x"' and the space after the quote (no run before it)
+            0, 1, 2, 3, 4, 5, 6, K + 1, K + 2, K + 1, K + 2,  # "[0x0301abcd": parity alternates
+            K + 2 + 7]  # "]" after a run of 10
+    assert rows == want
+    assert max(want) < model.cfg.run_rows
+    # split into chunks with a cache, the run carries over from one call to the next
+    from helix.ml.model import KVCache
+
+    cache = KVCache(model.cfg, 1, 64, "cpu", torch.float32)
+    got = []
+    for a, b in [(0, 5), (5, 6), (6, 20), (20, len(rows))]:
+        got += model._run_rows(x[:, a:b], cache)[0].tolist()
+        cache.length = b
+    assert got == want
+
+
 def test_parameter_counts_of_presets():
-    for cfg in [ModelConfig(**TINY, prev_token=True), ModelConfig(**TINY, pos="learned")]:
+    for cfg in [ModelConfig(**TINY, prev_token=True), ModelConfig(**TINY, pos="learned"),
+                ModelConfig(**TINY, run_pos=24)]:
         assert GPT(cfg).num_params() == cfg.num_params()
     for name, cfg in PRESETS.items():
         with torch.device("meta"):
@@ -176,7 +206,7 @@ REQS = [("english", "Represent true", "lc_t"), ("english", "Create array [1,2] p
         ("hlx", "42", "english"), ("english", "Store number 42", "lc_b")]
 
 
-@pytest.mark.parametrize("pos", ["rope", "learned", "prev"])
+@pytest.mark.parametrize("pos", ["rope", "learned", "prev", "run"])
 def test_kv_cache_generation_equals_full_recomputation(pos):
     model = tiny_model(pos, seed=3)
     tok = Tokenizer()

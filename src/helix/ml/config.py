@@ -23,6 +23,10 @@ class ModelConfig:
     dropout: float = 0.0
     pos: str = "rope"  # "rope" (rotary) or "learned"
     prev_token: bool = False  # add an embedding of the previous token to each position
+    # Run-position embedding (0 = off): each character of a run (word, number, hex payload) gets
+    # an embedding of its index in the run (1..run_pos, then alternating by parity), and the
+    # character after a run an embedding of the run's length. See helix.ml.model.
+    run_pos: int = 0
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
 
@@ -33,10 +37,17 @@ class ModelConfig:
             raise ValueError(f"pos must be 'rope' or 'learned', not {self.pos!r}")
         if self.pos == "rope" and (self.d_model // self.n_heads) % 2:
             raise ValueError("rotary positions need an even head size")
+        if not 0 <= self.run_pos <= 64:
+            raise ValueError(f"run_pos must be between 0 (off) and 64, not {self.run_pos}")
 
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def run_rows(self) -> int:
+        """Rows of the run-position table: 0, indices 1..K, two parity rows, run ends 1..K+1."""
+        return 2 * self.run_pos + 4 if self.run_pos else 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -57,6 +68,8 @@ class ModelConfig:
                 n += self.max_len * d
             if self.prev_token:
                 n += self.vocab_size * d
+            if self.run_pos:
+                n += self.run_rows * d
         return n
 
 
@@ -67,8 +80,8 @@ PRESETS: dict[str, ModelConfig] = {
     # CPU presets: sized so that each brain reaches its quality target on 2 CPU cores in minutes.
     # One shape for both, so that the specialists can start from the coordinator's weights
     # (`helix launch` warm start on CPU).
-    "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768),
-    "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768),
+    "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24),
+    "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24),
 }
 
 
@@ -138,6 +151,11 @@ class TrainConfig:
     progress: str = "auto"  # auto (a TTY) | on | off
     echo: bool = False  # also print the log lines on stderr (the CLI turns this on)
     debug_kill_at_step: int | None = None  # tests: os._exit(137) right after this step
+
+    @property
+    def run_rows(self) -> int:
+        """Rows of the run-position table: 0, indices 1..K, two parity rows, run ends 1..K+1."""
+        return 2 * self.run_pos + 4 if self.run_pos else 0
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

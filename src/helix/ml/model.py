@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helix.ml.config import ModelConfig
+from helix.ml.tokenizer import Tokenizer
 
 
 class KVCache:
@@ -32,6 +33,7 @@ class KVCache:
         self.length = 0  # columns filled so far (same for every row)
         self.capacity = capacity
         self.last_ids: torch.Tensor | None = None  # (B,) last token fed (prev-token embedding)
+        self.last_run: torch.Tensor | None = None  # (B,) run index of that token (run positions)
 
     def reorder(self, keep: torch.Tensor) -> None:
         """Keep only the rows in ``keep`` (drop finished sequences)."""
@@ -39,6 +41,8 @@ class KVCache:
         self.v = [t.index_select(0, keep) for t in self.v]
         if self.last_ids is not None:
             self.last_ids = self.last_ids.index_select(0, keep)
+        if self.last_run is not None:
+            self.last_run = self.last_run.index_select(0, keep)
 
 
 def rope_tables(cfg: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,6 +119,15 @@ class GPT(nn.Module):
         # attention layer can match "the token after the one I just wrote" (copying).
         self.prev_tok = nn.Embedding(cfg.vocab_size, cfg.d_model) if cfg.prev_token else None
         self.pos_emb = nn.Embedding(cfg.max_len, cfg.d_model) if cfg.pos == "learned" else None
+        # Run positions ("abacus" style): a character's index inside its word/number/hex run, and
+        # on the character after a run, that run's length. Counting is hard for attention; with
+        # this, "how long is this word" (an LC-B length byte) and "which digit is this" (numbers,
+        # the nibbles of a hex payload) are lookups. The mask says which token ids are run chars.
+        self.run_emb = nn.Embedding(cfg.run_rows, cfg.d_model) if cfg.run_pos else None
+        if cfg.run_pos:
+            mask = Tokenizer().run_char_mask()
+            mask += [False] * (cfg.vocab_size - len(mask))
+            self.register_buffer("run_char", torch.tensor(mask[: cfg.vocab_size]), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps, bias=False)
@@ -156,6 +169,8 @@ class GPT(nn.Module):
             x = x + self._prev_embedding(idx, pos, cache)
         if self.pos_emb is not None:
             x = x + self.pos_emb(pos.clamp(max=self.cfg.max_len - 1))
+        if self.run_emb is not None:
+            x = x + self.run_emb(self._run_rows(idx, cache))
         x = self.drop(x)
         rope = rope_tables(self.cfg, pos) if self.cfg.pos == "rope" else None
         mask = None
@@ -180,6 +195,31 @@ class GPT(nn.Module):
         if cache is not None:
             cache.last_ids = idx[:, -1].clone()
         return self.prev_tok(prev) * (pos > 0).unsqueeze(-1).to(self.prev_tok.weight.dtype)
+
+    def _run_rows(self, idx, cache):
+        """Row of the run-position table for each token (see ``ModelConfig.run_pos``).
+
+        run(t) = run(t-1) + 1 on a run character, else 0. Run characters take rows 1..K by
+        index, then alternate between rows K+1 and K+2 (long hex payloads keep their byte
+        parity); a non-run character right after a run takes row K+2 + min(length, K+1);
+        any other token row 0. With a cache, the run carries over from the previous call.
+        """
+        K = self.cfg.run_pos
+        B, T = idx.shape
+        carry = torch.zeros(B, dtype=torch.long, device=idx.device)
+        if cache is not None and cache.length > 0 and cache.last_run is not None:
+            carry = cache.last_run
+        is_run = self.run_char[idx]
+        t = torch.arange(T, device=idx.device).expand(B, T)
+        last_reset = torch.where(is_run, -1, t).cummax(dim=1).values
+        run = torch.where(last_reset >= 0, t - last_reset, carry[:, None] + t + 1)
+        run = torch.where(is_run, run, 0)
+        prev = torch.cat([carry[:, None], run[:, :-1]], dim=1)
+        if cache is not None:
+            cache.last_run = run[:, -1].clone()
+        inside = torch.where(run <= K, run, K + 1 + (run - K - 1) % 2)
+        after = torch.where(prev > 0, K + 2 + prev.clamp(max=K + 1), 0)
+        return torch.where(is_run, inside, after)
 
     @staticmethod
     def _mask(B, T, past, key_valid, device):

@@ -27,6 +27,9 @@ SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>", "<sep>")
 LCR_GLYPHS = "∅⊤⊥⊠⟁🜊🜁🜂🜃🜄◇◆"
 CHARS = "".join(chr(c) for c in range(0x20, 0x7F)) + "\n" + LCR_GLYPHS
 TOKENIZER_VERSION = 1
+# Characters that make up "runs" for the model's run-position embedding (helix.ml.model): words,
+# numbers, handles (`&h_x`) and the hex digits of an LC-B payload.
+RUN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_&.")
 
 
 def route_for(tgt_fmt: str) -> str:
@@ -76,6 +79,10 @@ class Tokenizer:
         self.char_ids = {t: i for i, t in enumerate(self.tokens) if len(t) == 1}
         self.id_to_char = {i: t for t, i in self.char_ids.items()}
         self.special_ids = frozenset(i for i, t in enumerate(self.tokens) if len(t) != 1)
+
+    def run_char_mask(self) -> list[bool]:
+        """Per token id: whether it is a run character (``RUN_CHARS``)."""
+        return [t in RUN_CHARS for t in self.tokens]
 
     # -- size ------------------------------------------------------------------------------
     @property
