@@ -72,3 +72,45 @@ def test_grammar_constrained_generation_yields_valid_output():
         assert h.is_valid_prefix(g.text, fmt), (fmt, g.text)
         if g.finished:
             assert hlxcheck.is_valid(fmt, g.text), (fmt, g.text)
+
+
+@needs_hlx
+def test_retry_invalid_answers_again_under_the_grammar_constraint(tmp_path):
+    """``evaluate(retry_invalid=True)`` re-asks exactly the answers that do not parse, with the
+    grammar constraint, and scores the second answers (English has no parser: never re-asked)."""
+    from helix.ml.evaluate import evaluate
+    from helix.ml.generate import Generation
+
+    recs = [
+        {"id": "a", "split": "test", "src_fmt": "english", "src": "Represent true", "tgt_fmt": "lc_r", "tgt": "⊤"},
+        {"id": "b", "split": "test", "src_fmt": "english", "src": "Store number 42", "tgt_fmt": "lc_b", "tgt": "[0x012a]"},
+        {"id": "c", "split": "test", "src_fmt": "english", "src": "Number 7", "tgt_fmt": "lc_t", "tgt": "[INT(7)]"},
+        {"id": "d", "split": "test", "src_fmt": "hlx", "src": "true", "tgt_fmt": "english", "tgt": "Represent true"},
+    ]
+    (tmp_path / "runic.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    first = {"Represent true": ("⊤", True), "Store number 42": ("[0x012", True),  # does not parse
+             "Number 7": ("[INT(7)", False), "true": ("Represent tru", True)}  # unfinished; English
+    second = {"Store number 42": "[0x012a]", "Number 7": "[INT(8)]"}
+
+    class FakeBrain:
+        brain, path, batch_size = "runic", None, 64
+        calls: list = []
+
+        def generate(self, reqs, max_new_tokens=256, constraint=None):
+            self.calls.append(([r[1] for r in reqs], constraint))
+            if constraint is None:
+                return [Generation(first[s][0], None, finished=first[s][1]) for _, s, _ in reqs]
+            assert constraint is hlxcheck.prefix_constraint
+            return [Generation(second[s], None, finished=True) for _, s, _ in reqs]
+
+    fake = FakeBrain()
+    plain = evaluate(None, corpus=tmp_path, brain=fake)
+    assert plain["overall"]["exact_match"] == 0.25 and "retried" not in plain
+    fake.calls.clear()
+    rep = evaluate(None, corpus=tmp_path, brain=fake, retry_invalid=True)
+    # only the unparseable LC-B answer and the unfinished LC-T one are asked again
+    assert fake.calls[1] == (["Store number 42", "Number 7"], hlxcheck.prefix_constraint)
+    assert rep["retried"] == 2 and rep["decoding"].startswith("greedy, constrained")
+    assert rep["formats"]["lc_b"]["exact_match"] == 1.0
+    assert rep["formats"]["lc_t"]["exact_match"] == 0.0 and rep["formats"]["lc_t"]["validity"] == 1.0
+    assert rep["overall"]["exact_match"] == 0.5

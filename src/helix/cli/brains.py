@@ -134,6 +134,7 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON only"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the JSON report here"),
     examples: int = typer.Option(0, "--examples", help="include up to N wrong outputs in the report"),
+    retry_invalid: bool = typer.Option(False, "--retry-invalid", help="answer again under the grammar constraint when an answer does not parse (as `helix ask` does)"),
 ) -> None:
     """Evaluate a checkpoint: exact match, semantic match and validity per target format."""
     from helix.ml.checkpoint import CheckpointError
@@ -144,7 +145,8 @@ def eval_cmd(
         raise typer.BadParameter("give exactly one of --corpus DIR or --pairs FILE")
     try:
         rep = evaluate(checkpoint, corpus=corpus, split=split, pairs=pairs, to=to, limit=limit,
-                       batch_size=batch_size, device=device, examples=examples)
+                       batch_size=batch_size, device=device, examples=examples,
+                       retry_invalid=retry_invalid)
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -4,6 +4,10 @@
 - semantic match: the output parses in the target format and means the same value/program as
   the reference (``helix.hlx``; ``None`` for English targets);
 - validity: the output parses in the target format (``None`` for English targets).
+
+Decoding is greedy. With ``retry_invalid`` an answer that does not parse (an unfinished one included) is
+generated again under the grammar constraint (``hlxcheck.prefix_constraint``), the way
+``helix ask`` answers; the report says how many answers were retried.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def evaluate(
     max_new_tokens: int = 256,
     brain: Brain | None = None,
     examples: int = 0,
+    retry_invalid: bool = False,
 ) -> dict:
     """Evaluate a checkpoint on a corpus split or a pairs file; returns a JSON-able report."""
     b = brain if brain is not None else Brain.load(ckpt_dir, device=device)
@@ -65,6 +70,17 @@ def evaluate(
         recs = recs[:limit]
     t0 = time.time()
     gens = b.generate([(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in recs], max_new_tokens=max_new_tokens)
+    retried = 0
+    if retry_invalid:
+        redo = [i for i, (r, g) in enumerate(zip(recs, gens))
+                if hlxcheck.is_valid(r["tgt_fmt"], g.text) is False]
+        if redo:
+            again = b.generate([(recs[i]["src_fmt"], recs[i]["src"], recs[i]["tgt_fmt"]) for i in redo],
+                               max_new_tokens=max_new_tokens, constraint=hlxcheck.prefix_constraint)
+            gens = list(gens)
+            for i, g in zip(redo, again):
+                gens[i] = g
+        retried = len(redo)
     gen_s = time.time() - t0
     coordinator = b.brain == "coordinator"
     per: dict[str, dict] = {}
@@ -117,10 +133,13 @@ def evaluate(
             "validity": tot["val"] / tot["val_n"] if tot["val_n"] else None,
         },
         "generation_s": gen_s,
+        "decoding": "greedy, constrained retry of invalid answers" if retry_invalid else "greedy",
         "hlx_available": hlxcheck.available()[0],
     }
     if coordinator:
         report["route_accuracy"] = tot["route_ok"] / n if n else None
+    if retry_invalid:
+        report["retried"] = retried
     if examples:
         report["wrong_examples"] = wrong
     return report
