@@ -185,7 +185,9 @@ def model_info(
     typer.echo(f"{preset}: {n:,} parameters ({n / 1e6:.1f}M; non-embedding "
                f"{cfg.num_params(exclude_embeddings=True):,})")
     typer.echo(f"  d_model {cfg.d_model}, heads {cfg.n_heads}, layers {cfg.n_layers}, d_ff {cfg.d_ff}, "
-               f"context {cfg.max_len}, positions {cfg.pos}, vocab {cfg.vocab_size}")
+               f"context {cfg.max_len}, positions {cfg.pos}"
+               + (f" + run positions (K {cfg.run_pos})" if cfg.run_pos else "")
+               + f", vocab {cfg.vocab_size}")
     typer.echo(f"  training memory at batch {batch_size} x {seq_len} ({'fp32' if fp32 else 'bf16 autocast'}, AdamW):")
     for k in ("params", "grads", "optimizer", "activations", "workspace", "total"):
         typer.echo(f"    {k:<12} {fmt_bytes(est[k]):>10}")
