@@ -152,11 +152,6 @@ class TrainConfig:
     echo: bool = False  # also print the log lines on stderr (the CLI turns this on)
     debug_kill_at_step: int | None = None  # tests: os._exit(137) right after this step
 
-    @property
-    def run_rows(self) -> int:
-        """Rows of the run-position table: 0, indices 1..K, two parity rows, run ends 1..K+1."""
-        return 2 * self.run_pos + 4 if self.run_pos else 0
-
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["gate_epochs"] = list(self.gate_epochs)

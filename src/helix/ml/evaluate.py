@@ -5,9 +5,9 @@
   the reference (``helix.hlx``; ``None`` for English targets);
 - validity: the output parses in the target format (``None`` for English targets).
 
-Decoding is greedy. With ``retry_invalid`` an answer that does not parse (an unfinished one included) is
-generated again under the grammar constraint (``hlxcheck.prefix_constraint``), the way
-``helix ask`` answers; the report says how many answers were retried.
+Decoding is greedy. With ``retry_invalid`` an answer that does not parse (an unfinished one
+included) is generated again under the grammar constraint (``hlxcheck.prefix_constraint``), the
+way ``helix ask`` answers; the report says how many answers were retried.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Pre-norm blocks (LayerNorm → causal self-attention → residual, LayerNorm → GELU MLP → residual),
 rotary (default) or learned positions, ``F.scaled_dot_product_attention`` (flash/memory-efficient
-kernels on GPU), no biases, token embedding tied with the output head.
+kernels on GPU), no biases, token embedding tied with the output head; optional previous-token
+and run-position embeddings (see ``GPT.__init__``).
 
 Two ways in:
 - training: ``model(idx)`` with right-padded rows; attention is plainly causal (padding sits after
