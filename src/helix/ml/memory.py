@@ -24,10 +24,9 @@ def estimate_train_memory(
     a = 2 if amp_bf16 else 4  # bytes per activation element
     params = 4 * n
     grads = 4 * n
-    if optimizer in ("adamw", "adam"):
-        opt = 8 * n  # two fp32 moments
-    elif optimizer == "muon":
-        opt = 8 * n  # upper bound: Muon keeps one buffer per matrix, AdamW two for the rest
+    if optimizer in ("adamw", "adam", "muon"):
+        # two fp32 moments (for Muon an upper bound: one buffer per matrix, AdamW's two for the rest)
+        opt = 8 * n
     elif optimizer == "sgd":
         opt = 4 * n
     else:
