@@ -202,6 +202,44 @@ def test_encode_records_skips_over_long_examples():
 
 
 # -- generation --------------------------------------------------------------------------------
+def test_bf16_cpu_attention_path_matches_sdpa_and_stays_causal():
+    """Under CPU bf16 autocast the model takes ``explicit_attention`` instead of the slow CPU
+    flash kernel: same numbers as SDPA (up to bf16 rounding), causal, and with a padding mask."""
+    import torch.nn.functional as F
+
+    from helix.ml.model import explicit_attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 23, 16, generator=g) for _ in range(3))
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    got = explicit_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), None, 0.0).float()
+    assert (got - ref).abs().max() < 0.05
+    assert not torch.allclose(got, F.scaled_dot_product_attention(q, k, v).bfloat16().float(), atol=0.05)
+    # an explicit mask (padding + cache): rows of past keys, the last 5 queries of 23 keys
+    keep = torch.rand(2, 1, 5, 23, generator=g) > 0.3
+    keep[..., -5:] |= torch.eye(5, dtype=torch.bool)
+    ref = F.scaled_dot_product_attention(q[:, :, -5:], k, v, attn_mask=keep)
+    got = explicit_attention(q[:, :, -5:].bfloat16(), k.bfloat16(), v.bfloat16(), keep, 0.0).float()
+    assert (got - ref).abs().max() < 0.05
+    # the plain causal mask with a cache offset: query i of the last 5 sees keys 0..18+i
+    ref = F.scaled_dot_product_attention(q[:, :, -5:], k, v, attn_mask=torch.ones(5, 23, dtype=torch.bool).tril(18))
+    got = explicit_attention(q[:, :, -5:].bfloat16(), k.bfloat16(), v.bfloat16(), None, 0.0).float()
+    assert (got - ref).abs().max() < 0.05
+    # the whole model under autocast: causal, and close to fp32
+    model = tiny_model("run")
+    x = torch.randint(5, 100, (3, 40), generator=g)
+    with torch.no_grad():
+        full = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            base = model(x).float()
+            y = x.clone()
+            y[:, 20:] = torch.randint(5, 100, (3, 20), generator=g)
+            out = model(y).float()
+    assert torch.equal(out[:, :20], base[:, :20])
+    assert not torch.allclose(out[:, 20:], base[:, 20:], atol=1e-3)
+    assert (base - full).abs().max() < 0.05
+
+
 REQS = [("english", "Represent true", "lc_t"), ("english", "Create array [1,2] please", "lc_r"),
         ("hlx", "42", "english"), ("english", "Store number 42", "lc_b")]
 
