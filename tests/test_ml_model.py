@@ -142,6 +142,9 @@ def test_memory_estimate_is_consistent():
     assert a["total"] == sum(a[k] for k in ("params", "grads", "optimizer", "activations", "workspace"))
     assert b["activations"] > 1.9 * a["activations"] - 2 * n  # grows with the batch
     assert c["activations"] > a["activations"]  # fp32 activations are larger
+    # the CPU bf16 path keeps each head's T×T attention probabilities (2 bytes) for the backward
+    e = estimate_train_memory(cfg, 64, 256, amp_bf16=True, explicit_attention=True)
+    assert e["activations"] - a["activations"] == cfg.n_layers * 64 * cfg.n_heads * 256 * 256 * 2
     assert all(isinstance(v, int) for v in a.values())
 
 

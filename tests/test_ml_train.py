@@ -101,10 +101,11 @@ def test_gates_pass_on_a_good_model_and_fail_on_a_broken_one(overfit):
     good = run_gate(brain.model, brain.tokenizer, "ascii", 99, sample=sample, min_exact=0.9)
     assert good["passed"] and good["requests_passed"] == len(GATE_REQUESTS["ascii"])
     assert good["val_sample"]["exact_match"] == 1.0
-    # deliberately broken: one attention projection scrambled
+    # deliberately broken: every block's attention output projection scrambled (rows permuted)
     with torch.no_grad():
-        w = brain.model.blocks[1].attn.proj.weight
-        w.copy_(w[torch.randperm(w.size(0), generator=torch.Generator().manual_seed(0))])
+        for block in brain.model.blocks:
+            w = block.attn.proj.weight
+            w.copy_(w[torch.randperm(w.size(0), generator=torch.Generator().manual_seed(0))])
     bad = run_gate(brain.model, brain.tokenizer, "ascii", 99, sample=sample, min_exact=0.9)
     assert not bad["passed"]
     assert bad["val_sample"]["exact_match"] < 0.9 or bad["requests_passed"] < bad["requests_total"]

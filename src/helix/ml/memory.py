@@ -3,7 +3,9 @@
 Weights, gradients and optimizer moments are fp32 (autocast keeps fp32 master weights). The
 activation term follows the usual per-layer accounting for a transformer block (Korthikanti et
 al. 2022) adapted to this model: attention through SDPA flash/memory-efficient kernels (no T×T
-matrix is kept), GELU MLP of width d_ff, no biases; plus the logits (kept in fp32 for the loss).
+matrix is kept) or, with ``explicit_attention`` (bf16 on the CPU, ``helix.ml.model``), the T×T
+probabilities of every head kept for the backward pass; GELU MLP of width d_ff, no biases; plus
+the logits (kept in fp32 for the loss).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ def estimate_train_memory(
     *,
     amp_bf16: bool,
     optimizer: str = "adamw",
+    explicit_attention: bool = False,
 ) -> dict:
     n = model_cfg.num_params()
     b, s, d, f, L = batch_size, seq_len, model_cfg.d_model, model_cfg.d_ff, model_cfg.n_layers
@@ -43,6 +46,8 @@ def estimate_train_memory(
     )
     if model_cfg.dropout > 0:
         per_layer += 3 * d  # dropout masks (1 byte each)
+    if explicit_attention:
+        per_layer += model_cfg.n_heads * s * a  # each query's row of attention probabilities
     activations = L * per_layer * tokens
     activations += tokens * d * (a + 4)  # embedding output, final norm input
     activations += tokens * model_cfg.vocab_size * 4 * 2  # logits (fp32) and their gradient

@@ -98,7 +98,7 @@ def explicit_attention(q, k, v, mask, dropout: float) -> torch.Tensor:
     and attention was ~40% of a tiny preset's training step. Same result as SDPA up to rounding.
     """
     T, S = q.size(-2), k.size(-2)
-    scores = (q @ k.transpose(-2, -1)) * (q.size(-1) ** -0.5)
+    scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)  # scale the smaller tensor
     if mask is None:  # plain causal: query t sees keys 0..t (+ the S - T cached ones before)
         mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
     att = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)

@@ -112,15 +112,18 @@ def resolve_presets(spec: str, brains: Sequence[str], device_kind: str) -> dict[
 
 
 def default_estimator(device_kind: str, seq_len: int = 256) -> Callable[[JobSpec], int]:
-    """Peak-memory estimate of a job from helix.ml.memory (bf16 autocast on CUDA)."""
+    """Peak-memory estimate of a job from helix.ml.memory: bf16 autocast on CUDA, and on CPUs with
+    native bf16 for the tiny presets (their recipe uses it, with the explicit attention)."""
 
     def est(job: JobSpec) -> int:
-        from helix.ml.config import PRESETS
+        from helix.ml.config import PRESETS, cpu_has_fast_bf16
         from helix.ml.memory import estimate_train_memory
 
+        cpu_bf16 = device_kind == "cpu" and job.preset.endswith("-tiny") and cpu_has_fast_bf16()
         return int(
             estimate_train_memory(
-                PRESETS[job.preset], job.batch_size, seq_len, amp_bf16=(device_kind == "cuda")
+                PRESETS[job.preset], job.batch_size, seq_len,
+                amp_bf16=(device_kind == "cuda" or cpu_bf16), explicit_attention=cpu_bf16,
             )["total"]
         )
 
