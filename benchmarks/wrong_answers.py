@@ -1,0 +1,72 @@
+"""Where a brain's wrong answers come from: search, fit, or generalisation.
+
+    .venv/bin/python benchmarks/wrong_answers.py CHECKPOINT --corpus runs/corpus [--n 1100]
+                                                 [--splits test train] [--threads 1]
+
+For each split (a fixed random sample of ``--n`` records of the brain's corpus), greedy exact
+match per target format; and for every wrong answer, whether the model gives the expected text a
+higher log-probability than its own greedy answer. Only those answers could a better search
+(beam, exact MAP) fix; the others are answers the model prefers. Comparing the train and test
+splits separates "does not fit its training data yet" from "does not generalise to the held-out
+combinations and numbers".
+
+Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import random
+
+import torch
+
+from helix.ml.data import load_records
+from helix.ml.generate import Brain
+from helix.ml.tokenizer import route_for
+
+
+def target_logprob(brain: Brain, rec: dict, text: str) -> float:
+    """Sum of the log-probabilities of ``text`` (and the route tag, <eos>) after the prompt."""
+    tok = brain.tokenizer
+    route = route_for(rec["tgt_fmt"]) if brain.brain == "coordinator" else None
+    enc = tok.encode_example(rec["src_fmt"], rec["src"], rec["tgt_fmt"], text, route=route)
+    ids = torch.tensor(enc.ids)[None]
+    with torch.no_grad():
+        logp = brain.model(ids[:, :-1]).float().log_softmax(-1)[0]
+    picked = logp.gather(1, ids[0, 1:, None])[:, 0]
+    return float(picked[enc.prompt_len - 1 :].sum())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--n", type=int, default=1100)
+    ap.add_argument("--splits", nargs="+", default=["test", "train"])
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    brain = Brain.load(a.checkpoint)
+    print(f"{a.checkpoint}: {brain.brain} brain, greedy, {a.n} records per split")
+    print(f"{'split':>6} {'format':>8} {'n':>5} {'exact':>7} {'wrong':>6} {'search could fix':>17}")
+    for split in a.splits:
+        recs = load_records(a.corpus, brain.brain, split)
+        random.Random(0).shuffle(recs)
+        recs = recs[: a.n]
+        outs = brain.generate([(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in recs])
+        n, right, fixable = collections.Counter(), collections.Counter(), collections.Counter()
+        for r, g in zip(recs, outs):
+            for key in ("all", r["tgt_fmt"]):
+                n[key] += 1
+                right[key] += g.text == r["tgt"]
+            if g.text != r["tgt"] and target_logprob(brain, r, r["tgt"]) > target_logprob(brain, r, g.text):
+                fixable["all"] += 1
+                fixable[r["tgt_fmt"]] += 1
+        for key in ["all"] + sorted(k for k in n if k != "all"):
+            print(f"{split:>6} {key:>8} {n[key]:>5} {right[key] / n[key]:>7.1%} {n[key] - right[key]:>6} "
+                  f"{fixable[key]:>17}")
+
+
+if __name__ == "__main__":
+    main()
