@@ -91,10 +91,10 @@ class Attention(nn.Module):
 
 
 def explicit_attention(q, k, v, mask, dropout: float) -> torch.Tensor:
-    """Causal attention as two matmuls and an fp32 softmax: the bf16 CPU path.
+    """Attention as two matmuls and a softmax: the bf16 CPU path (causal unless ``mask`` says).
 
     PyTorch's CPU flash kernel is slow in bf16 at our lengths: a forward+backward at batch 32,
-    4 heads of 48, length 128 took 40 ms against 13 ms for this (``benchmarks/bench_attention.py``),
+    4 heads of 48, length 128 took 39 ms against 11 ms for this (``benchmarks/bench_attention.py``),
     and attention was ~40% of a tiny preset's training step. Same result as SDPA up to rounding.
     """
     T, S = q.size(-2), k.size(-2)

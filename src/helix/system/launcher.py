@@ -112,14 +112,14 @@ def resolve_presets(spec: str, brains: Sequence[str], device_kind: str) -> dict[
 
 
 def default_estimator(device_kind: str, seq_len: int = 256) -> Callable[[JobSpec], int]:
-    """Peak-memory estimate of a job from helix.ml.memory: bf16 autocast on CUDA, and on CPUs with
-    native bf16 for the tiny presets (their recipe uses it, with the explicit attention)."""
+    """Peak-memory estimate of a job from helix.ml.memory: bf16 autocast on CUDA, and on the CPU
+    where the job's recipe asks for it (then with the explicit attention's T×T probabilities)."""
 
     def est(job: JobSpec) -> int:
-        from helix.ml.config import PRESETS, cpu_has_fast_bf16
+        from helix.ml.config import PRESETS, default_train_config
         from helix.ml.memory import estimate_train_memory
 
-        cpu_bf16 = device_kind == "cpu" and job.preset.endswith("-tiny") and cpu_has_fast_bf16()
+        cpu_bf16 = device_kind == "cpu" and default_train_config(job.brain, job.preset, "cpu").amp == "bf16"
         return int(
             estimate_train_memory(
                 PRESETS[job.preset], job.batch_size, seq_len,
