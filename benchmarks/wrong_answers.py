@@ -10,6 +10,12 @@ higher log-probability than its own greedy answer. Only those answers could a be
 splits separates "does not fit its training data yet" from "does not generalise to the held-out
 combinations and numbers".
 
+Then the **held-out numbers**: the records that read or write LC-B and hold a number (int or
+float) that no LC-B training record of the brain's corpus holds, so the brain never saw its
+binary encoding (signed LEB128, IEEE-754 bytes) and would have to compute it; how many of those
+it gets right, and the exact match the brain would have if it got everything else right
+(the ceiling those records leave).
+
 Prints a table; asserts nothing.
 """
 
@@ -21,6 +27,7 @@ import random
 
 import torch
 
+from helix.hlx import decode
 from helix.ml.data import load_records
 from helix.ml.generate import Brain
 from helix.ml.tokenizer import route_for
@@ -38,6 +45,33 @@ def target_logprob(brain: Brain, rec: dict, text: str) -> float:
     return float(picked[enc.prompt_len - 1 :].sum())
 
 
+def numbers(rec: dict) -> set[tuple[str, float]]:
+    """The ints and floats of a record's value (``value`` is its HLX form; programs have none)."""
+    out: set[tuple[str, float]] = set()
+
+    def walk(v) -> None:
+        if isinstance(v, bool) or v is None:
+            return
+        if isinstance(v, int):
+            out.add(("int", v))
+        elif isinstance(v, float):
+            out.add(("float", v))
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    if rec.get("value") is not None:
+        walk(decode(rec["value"], "hlx"))
+    return out
+
+
+def reads_or_writes_lcb(rec: dict) -> bool:
+    return "lc_b" in (rec["src_fmt"], rec["tgt_fmt"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
@@ -49,7 +83,10 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     brain = Brain.load(a.checkpoint)
     print(f"{a.checkpoint}: {brain.brain} brain, greedy, {a.n} records per split")
+    train_recs = load_records(a.corpus, brain.brain, "train")
+    seen = set().union(*(numbers(r) for r in train_recs if reads_or_writes_lcb(r)))
     print(f"{'split':>6} {'format':>8} {'n':>5} {'exact':>7} {'wrong':>6} {'search could fix':>17}")
+    held = []
     for split in a.splits:
         recs = load_records(a.corpus, brain.brain, split)
         random.Random(0).shuffle(recs)
@@ -66,6 +103,14 @@ def main() -> None:
         for key in ["all"] + sorted(k for k in n if k != "all"):
             print(f"{split:>6} {key:>8} {n[key]:>5} {right[key] / n[key]:>7.1%} {n[key] - right[key]:>6} "
                   f"{fixable[key]:>17}")
+        unseen = [(r, g.text == r["tgt"]) for r, g in zip(recs, outs)
+                  if reads_or_writes_lcb(r) and numbers(r) - seen]
+        lcb = sum(reads_or_writes_lcb(r) for r in recs)
+        held.append((split, len(recs), lcb, len(unseen), sum(ok for _, ok in unseen)))
+    print("\nheld-out numbers: records reading or writing LC-B with a number no LC-B training record holds")
+    print(f"{'split':>6} {'n':>5} {'LC-B':>5} {'held-out':>9} {'right':>6} {'ceiling':>8}")
+    for split, total, lcb, k, ok in held:
+        print(f"{split:>6} {total:>5} {lcb:>5} {k:>9} {ok:>6} {(total - k + ok) / total:>8.1%}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,9 @@ def test_lcb_exactness_domain_is_most_cases():
         ("lc_t", "[TEXT(\"\\u0041"), ("lc_t", "[TEXT(\"\\ud8"), ("lc_t", "[OBJ_START, KEY(a), NULL, FIELD_"),
         ("lc_t", "[OBJ_START, KEY(b), NULL, KEY(a)"), ("lc_t", "[OBJ_START, KEY(1), INT"),
         ("lc_t", "[HANDLE(&h_)"), ("lc_t", "[BYTES(abc)"), ("lc_t", "[NULL] "),
+        # a fields object takes no KEY(, an identifier object no FIELD_ (found by the mutation test)
+        ("lc_t", "[OBJ_START, KEY(100), OBJ_START, FIELD_0, NULL, FIELD_1, HANDLE(&h_000), K"),
+        ("lc_t", "[OBJ_START, KEY(a), NULL, F"), ("lc_t", "[OBJ_START, FIELD_0, NULL, KEY"),
         ("hlx", '{"b": 1, "a"'), ("hlx", '"&h_x-'), ("hlx", '"&h_"'), ("hlx", "[1,]"), ("hlx", "float("),
         ("hlx", 'b"\\x0g'), ("hlx", '"&h_ab\\'), ("hlx", '{1: 2'), ("hlx", '{"a": 1, 2'),
         ("hlxl", "contract 902 { stages: 1, pipeline_id"), ("hlxl", "contract 14 "), ("hlxl", "contract 902 { bogus"),
@@ -108,6 +111,7 @@ def test_dead_ends_rejected(fmt, text):
         ("lc_r", "1.7976931348623157e+30"), ("lc_r", "9007199254740993"), ("lc_r", "◇b: 1, ba"),
         ("lc_r", '"caf'), ("lc_r", "🜊4294967295"), ("lc_r", "⊠a"), ("lc_r", "🜊1🜁2 1🜁1"), ("hlxl", "{x: 1, x"),
         ("lc_t", "[FLOAT(1e"), ("lc_t", "[TEXT(\"\\U0001f"), ("lc_t", "[OBJ_START, KEY(4294967295"),
+        ("lc_t", "[OBJ_START, KEY(a), NULL, K"), ("lc_t", "[OBJ_START, FIELD_0, NULL, F"), ("lc_t", "[OBJ_START, K"),
         ("hlx", '"&h_x'), ("hlx", '{"@9": 1, "@1'), ("hlx", 'b"\\xd'),
         ("hlxl", "contract 902 { stages: 1, output"), ("hlxl", "0"), ("hlxl", "0x"), ("hlxl", "&h_"),
         ("lc_b", "[0x01ffffffffffffffffff"), ("lc_b", "[0x0702"), ("lc_b", "[0x0a"), ("lc_b", "[0x01"),

@@ -31,3 +31,22 @@ def test_train_rejects_bad_arguments(tmp_path):
     assert r.exit_code == 2 and "corpus file not found" in r.output
     st = json.loads((tmp_path / "o" / "status.json").read_text())
     assert st["status"] == "failed" and "corpus file not found" in st["message"]
+
+
+def test_train_format_weight_option(tmp_path):
+    from test_ml_train import write_corpus
+
+    from helix.cli.brains import _parse_format_weights
+
+    assert _parse_format_weights(["lc_t=3", "lc_b = 1"]) == {"lc_t": 3, "lc_b": 1}
+    corpus = write_corpus(tmp_path / "corpus", n=8, train_copies=1)  # 4 lc_t and 4 lc_b train records
+    base = ["train", "--brain", "ascii", "--corpus", str(corpus), "--max-steps", "1", "--quiet", "--progress", "off",
+            "--eval-sample", "1", "--gate-epochs", "99"]
+    out = tmp_path / "o"
+    r = CliRunner().invoke(app, base + ["--out", str(out), "--format-weight", "lc_t=3"])
+    assert r.exit_code == 0, r.output
+    assert " train=16 " in (out / "ascii_training.log").read_text()  # replaces the recipe's lc_b=2
+    for bad, msg in (("lc_b", "FMT=N"), ("lc_b=x", "FMT=N"), ("lcb=2", "unknown format"), ("lc_b=0", ">= 1")):
+        r = CliRunner().invoke(app, base + ["--out", str(tmp_path / "bad"), "--format-weight", bad])
+        assert r.exit_code == 2 and msg in r.output, r.output
+        assert not (tmp_path / "bad").exists()

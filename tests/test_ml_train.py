@@ -320,3 +320,42 @@ def test_mix_all_trains_on_every_brains_records(tmp_path):
         assert f" train={n} " in (out / "coordinator_training.log").read_text()
     with pytest.raises(ValueError, match="corpus folder"):
         train(cfg_for(corpus / "ascii.jsonl", tmp_path / "file", max_steps=1, mix="all"))
+
+
+def test_format_weights_repeat_the_records_of_a_target_format(tmp_path):
+    from collections import Counter
+
+    from helix.ml.config import default_train_config
+    from helix.ml.data import load_records, weight_records
+
+    corpus = write_corpus(tmp_path / "corpus", brain="coordinator", n=24, train_copies=1)
+    recs = load_records(corpus, "coordinator", "train")
+    before = Counter(r["tgt_fmt"] for r in recs)
+    assert before["lc_b"] and len(before) > 2
+    assert not any(r["src_fmt"] == "lc_b" for r in recs)
+    heavy = weight_records(recs, {"lc_b": 3})
+    assert Counter(r["tgt_fmt"] for r in heavy) == {**before, "lc_b": 3 * before["lc_b"]}
+    # every other record appears once, in its order
+    assert [r for r in heavy if r["tgt_fmt"] != "lc_b"] == [r for r in recs if r["tgt_fmt"] != "lc_b"]
+    assert weight_records(recs, {}) == recs and weight_records(recs, {"lc_b": 1}) == recs
+    # a record counts by the larger weight of its two formats: reading LC-B is weighted like writing it
+    pairs = [("lc_b", "english"), ("english", "lc_b"), ("lc_b", "hlx"), ("hlxl", "lc_t"), ("hlx", "lc_r")]
+    hand = [{"src_fmt": a, "tgt_fmt": b, "src": "s", "tgt": "t"} for a, b in pairs]
+    assert [sum(x is r for x in weight_records(hand, {"lc_b": 3, "hlx": 2})) for r in hand] == [3, 3, 3, 1, 2]
+    for bad, msg in (({"lc_x": 2}, "unknown format"), ({"lc_b": 0}, ">= 1"), ({"lc_b": 1.5}, ">= 1"),
+                     ({"lc_b": True}, ">= 1")):
+        with pytest.raises(ValueError, match=msg):
+            weight_records(recs, bad)
+    # the trainer trains on the weighted set, and the weights are part of the saved config
+    out = tmp_path / "run"
+    train(cfg_for(corpus, out, brain="coordinator", max_steps=1, format_weights={"lc_b": 3}))
+    assert f" train={len(recs) + 2 * before['lc_b']} " in (out / "coordinator_training.log").read_text()
+    saved = json.loads((out / "checkpoints" / "last" / "config.json").read_text())
+    assert saved["train"]["format_weights"] == {"lc_b": 3}
+    with pytest.raises(ValueError, match="unknown format"):
+        train(cfg_for(corpus, tmp_path / "bad", brain="coordinator", max_steps=1, format_weights={"LC-B": 2}))
+    # the CPU recipe weights LC-B for the two brains that write it; the runic and GPU recipes do not
+    assert default_train_config("coordinator", "coordinator-tiny", "cpu").format_weights == {"lc_b": 2}
+    assert default_train_config("ascii", "specialist-tiny", "cpu").format_weights == {"lc_b": 2}
+    assert default_train_config("runic", "specialist-tiny", "cpu").format_weights == {}
+    assert default_train_config("ascii", "specialist-50m", "cuda").format_weights == {}

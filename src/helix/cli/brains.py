@@ -28,6 +28,24 @@ def _parse_epochs(s: str | None) -> tuple[int, ...] | None:
     return vals
 
 
+def _parse_format_weights(items: list[str]) -> dict[str, int]:
+    from helix.ml.data import check_format_weights
+
+    out: dict[str, int] = {}
+    for item in items:
+        fmt, sep, n = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[fmt.strip()] = int(n)
+        except ValueError:
+            raise typer.BadParameter(f"--format-weight expects FMT=N (e.g. lc_b=2), got {item!r}") from None
+    try:
+        return check_format_weights(out)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
 def train_cmd(
     brain: str = typer.Option(..., "--brain", help="coordinator | ascii | runic"),
     corpus: Path = typer.Option(..., "--corpus", help="corpus folder (or the brain's JSONL file)"),
@@ -61,6 +79,10 @@ def train_cmd(
         None, "--mix", help="own: this brain's corpus | all: every brain's training records"),
     init_from: Optional[Path] = typer.Option(
         None, "--init-from", help="start from this checkpoint's weights (same model shape)"),
+    format_weight: Optional[list[str]] = typer.Option(
+        None, "--format-weight",
+        help="FMT=N: each training record that reads or writes FMT counts N times an epoch (repeatable; "
+             "replaces the recipe's weights; lc_b=1 turns the default off)"),
     resume: bool = typer.Option(False, "--resume", help="continue from RUN_DIR/checkpoints/last"),
     gate_epochs: Optional[str] = typer.Option(None, "--gate-epochs", help="e.g. 1,5,10,20,50,100"),
     gate_policy: Optional[str] = typer.Option(None, "--gate-policy", help="warn | stop"),
@@ -101,6 +123,8 @@ def train_cmd(
     ge = _parse_epochs(gate_epochs)
     if ge is not None:
         upd["gate_epochs"] = ge
+    if format_weight:
+        upd["format_weights"] = _parse_format_weights(format_weight)
     if recipe == "original":
         # the original recipe fixes optimizer, lr, batch, epochs...; explicit flags still win
         from helix.ml.config import original_recipe

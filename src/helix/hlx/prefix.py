@@ -808,6 +808,9 @@ class _LCT(_Machine):
             ctx, head = data
             h = head + ch
             heads = _T_CTX_HEADS[ctx]
+            if ctx == "key":  # a fields object takes no KEY(, an identifier object no FIELD_
+                kind = stack[-1][2]
+                heads = tuple(x for x in heads if (x, kind) not in (("KEY(", "field"), ("FIELD_", "ident")))
             if not any(x.startswith(h) for x in heads):
                 return None
             if h in _T_WORDS:

@@ -139,6 +139,7 @@ class TrainConfig:
     # what to train on and where to start
     mix: str = "own"  # own: this brain's corpus file; all: every brain's training records
     init_from: str | None = None  # checkpoint directory whose weights start the run (same shape)
+    format_weights: dict = field(default_factory=dict)  # {format: n}: train records reading or writing it n times
     # evaluation and abort rules
     eval_sample: int = 200  # val records decoded greedily each epoch (exact match, validity)
     val_loss_limit: int | None = 2000  # val records used for the validation loss (None: all)
@@ -200,6 +201,8 @@ def default_train_config(brain: str, preset: str | None = None, device: str = "a
             optimizer="muon", muon_lr_mult=10.0,
             warmup=0.03, min_lr=5e-5, weight_decay=0.05, clip=1.0, gate_epochs=(1, 4, 8), log_every=100,
             gate_stop_from=8, num_threads=None, amp="bf16" if cpu_has_fast_bf16() else "auto",
+            # LC-B is the format both ASCII-speaking brains learn slowest (docs/BRAINS.md)
+            format_weights={"lc_b": 2} if brain in ("coordinator", "ascii") else {},
         )
     # GPU recipe for the seed's shapes: bf16 autocast, compiled, big batches.
     # (not yet verified on a GPU: no device was available when this recipe was written)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from helix.ml.tokenizer import Tokenizer, route_for
+from helix.ml.tokenizer import FORMATS, Tokenizer, route_for
 
 CORPUS_FILES = {"coordinator": "canonical.jsonl", "ascii": "ascii.jsonl", "runic": "runic.jsonl"}
 
@@ -56,6 +56,31 @@ def load_records(corpus: str | Path, brain: str, split: str | None) -> list[dict
     if split is not None:
         recs = [r for r in recs if r.get("split") == split]
     return recs
+
+
+def check_format_weights(weights: dict) -> dict[str, int]:
+    """Validate ``{format: repeats}`` (known formats, integers >= 1); a clear ValueError."""
+    out = {}
+    for fmt, w in dict(weights or {}).items():
+        if fmt not in FORMATS:
+            raise ValueError(f"format weight for unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise ValueError(f"format weight {fmt}={w!r} must be an integer >= 1")
+        out[fmt] = w
+    return out
+
+
+def weight_records(recs: list[dict], weights: dict) -> list[dict]:
+    """Each record ``n`` times, ``n`` the largest weight of its source and target formats (1 when
+    neither has one), order kept.
+
+    An epoch then holds every record that reads or writes a weighted format (LC-B) that many
+    times: the training mix leans towards what a brain learns slowest, and nothing else changes.
+    """
+    w = check_format_weights(weights)
+    if not w:
+        return list(recs)
+    return [r for r in recs for _ in range(max(w.get(r["src_fmt"], 1), w.get(r["tgt_fmt"], 1)))]
 
 
 @dataclass

@@ -23,7 +23,7 @@ import torch.distributed as dist
 
 from helix.ml import checkpoint as ckpt
 from helix.ml.config import TrainConfig, get_preset, original_recipe
-from helix.ml.data import collate, dummy_batch, encode_records, epoch_batches, load_records
+from helix.ml.data import collate, dummy_batch, encode_records, epoch_batches, load_records, weight_records
 from helix.ml.flops import peak_bf16_flops, train_flops
 from helix.ml.gates import fixed_sample, run_gate, score_outputs
 from helix.ml.generate import generate_requests, resolve_device
@@ -317,6 +317,8 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
     # The splits are a function of the value, so no corpus's val/test value is in any train set.
     train_recs = [r for b in (BRAINS if cfg.mix == "all" else (cfg.brain,))
                   for r in load_records(cfg.corpus, b, "train")]
+    # format weights: records reading or writing a slow-to-learn format (LC-B) appear n times an epoch
+    train_recs = weight_records(train_recs, cfg.format_weights)
     val_recs = load_records(cfg.corpus, cfg.brain, "val")
     if not train_recs:
         raise ValueError(f"corpus {cfg.corpus} has no train records for brain {cfg.brain}")
