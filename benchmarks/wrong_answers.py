@@ -27,6 +27,7 @@ import random
 
 import torch
 
+from helix.corpus.splits import value_numbers
 from helix.hlx import decode
 from helix.ml.data import load_records
 from helix.ml.generate import Brain
@@ -47,25 +48,9 @@ def target_logprob(brain: Brain, rec: dict, text: str) -> float:
 
 def numbers(rec: dict) -> set[tuple[str, float]]:
     """The ints and floats of a record's value (``value`` is its HLX form; programs have none)."""
-    out: set[tuple[str, float]] = set()
-
-    def walk(v) -> None:
-        if isinstance(v, bool) or v is None:
-            return
-        if isinstance(v, int):
-            out.add(("int", v))
-        elif isinstance(v, float):
-            out.add(("float", v))
-        elif isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-
-    if rec.get("value") is not None:
-        walk(decode(rec["value"], "hlx"))
-    return out
+    if rec.get("value") is None:
+        return set()
+    return {(type(x).__name__, x) for x in value_numbers(decode(rec["value"], "hlx"))}
 
 
 def reads_or_writes_lcb(rec: dict) -> bool:

@@ -65,11 +65,12 @@ def op_combos(value: Any) -> list[tuple[str, str]]:
     return out
 
 
-def value_ints(value: Any) -> list[int]:
-    out: list[int] = []
+def value_numbers(value: Any) -> list[int | float]:
+    """Every int and float in a value, in order (booleans are not numbers)."""
+    out: list[int | float] = []
 
     def walk(v):
-        if type(v) is int:
+        if type(v) is int or type(v) is float:
             out.append(v)
         elif isinstance(v, dict):
             for x in v.values():
@@ -80,6 +81,10 @@ def value_ints(value: Any) -> list[int]:
 
     walk(value)
     return out
+
+
+def value_ints(value: Any) -> list[int]:
+    return [v for v in value_numbers(value) if type(v) is int]
 
 
 @lru_cache(maxsize=1)
