@@ -826,7 +826,7 @@ class _LCT(_Machine):
             if h == "HANDLE(":
                 return ("HLIT", 0, stack)
             if h == "FIELD_":
-                return ("FIELD", "", stack) if stack[-1][2] != "ident" else None
+                return ("FIELD", "", stack)
             if h == "KEY(":
                 return ("KEY", "", stack)
             return ("TOK", (ctx, h), stack)
