@@ -3,8 +3,8 @@
 Pre-norm blocks (LayerNorm → causal self-attention → residual, LayerNorm → GELU MLP → residual),
 rotary (default) or learned positions, ``F.scaled_dot_product_attention`` (flash/memory-efficient
 kernels on GPU; under bf16 on the CPU an explicit two-matmul attention, which is 3x faster there),
-no biases, token embedding tied with the output head; optional previous-token and run-position
-embeddings (see ``GPT.__init__``).
+no biases, token embedding tied with the output head; optional previous-token, run-position and
+number-value embeddings (see ``GPT.__init__``).
 
 Two ways in:
 - training: ``model(idx)`` with right-padded rows; attention is plainly causal (padding sits after
@@ -15,6 +15,7 @@ Two ways in:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -23,6 +24,12 @@ import torch.nn.functional as F
 
 from helix.ml.config import ModelConfig
 from helix.ml.tokenizer import Tokenizer
+
+
+#: Longest digit run the number-value embedding reads (10^12 < 2^40); the model keeps this many
+#: tokens plus two of left context to compute it one token at a time.
+NUM_MAX_DIGITS = 12
+NUM_WINDOW = NUM_MAX_DIGITS + 2
 
 
 class KVCache:
@@ -36,6 +43,7 @@ class KVCache:
         self.capacity = capacity
         self.last_ids: torch.Tensor | None = None  # (B,) last token fed (prev-token embedding)
         self.last_run: torch.Tensor | None = None  # (B,) run index of that token (run positions)
+        self.last_window: torch.Tensor | None = None  # (B, NUM_WINDOW) last tokens (number values)
 
     def reorder(self, keep: torch.Tensor) -> None:
         """Keep only the rows in ``keep`` (drop finished sequences)."""
@@ -45,6 +53,8 @@ class KVCache:
             self.last_ids = self.last_ids.index_select(0, keep)
         if self.last_run is not None:
             self.last_run = self.last_run.index_select(0, keep)
+        if self.last_window is not None:
+            self.last_window = self.last_window.index_select(0, keep)
 
 
 def rope_tables(cfg: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,11 +110,20 @@ def explicit_attention(q, k, v, mask, dropout: float) -> torch.Tensor:
     T, S = q.size(-2), k.size(-2)
     scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)  # scale the smaller tensor
     if mask is None:  # plain causal: query t sees keys 0..t (+ the S - T cached ones before)
-        mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
-    att = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+        scores = scores + causal_bias(T, S, scores.dtype, q.device)  # an add is 2x a masked_fill
+    else:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    att = torch.softmax(scores, dim=-1)
     if dropout:
         att = F.dropout(att, dropout)
     return att @ v
+
+
+@functools.lru_cache(maxsize=32)
+def causal_bias(T: int, S: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(T, S) additive mask: 0 where query t may see key s (s <= t + S - T), -inf elsewhere."""
+    keep = torch.ones(T, S, dtype=torch.bool, device=device).tril(S - T)
+    return torch.zeros(T, S, dtype=dtype, device=device).masked_fill(~keep, float("-inf"))
 
 
 class MLP(nn.Module):
@@ -149,6 +168,25 @@ class GPT(nn.Module):
             mask = Tokenizer().run_char_mask()
             mask += [False] * (cfg.vocab_size - len(mask))
             self.register_buffer("run_char", torch.tensor(mask[: cfg.vocab_size]), persistent=False)
+        # Number values: the token right after a standalone decimal number (a run of at most
+        # NUM_MAX_DIGITS digits with no letter, `_`, `&` or `.` on either side; a `-` right before
+        # it makes it negative) gets a learned projection of the number's low num_bits bits in
+        # two's complement. Writing an int in LC-B (signed LEB128: 7 bits a byte, in hex) from its
+        # digits then reads bits instead of recalling a table of a thousand numbers, and numbers
+        # never seen in training get the same treatment. Causal: it depends on earlier tokens and
+        # on the token itself only.
+        self.num_proj = nn.Linear(cfg.num_bits, cfg.d_model, bias=False) if cfg.num_bits else None
+        if cfg.num_bits:
+            tok = Tokenizer()
+            digit, word, minus = tok.number_tables()
+            fill = cfg.vocab_size - len(digit)
+            self.register_buffer("num_digit", torch.tensor((digit + [-1] * fill)[: cfg.vocab_size]),
+                                 persistent=False)
+            self.register_buffer("num_word", torch.tensor((word + [False] * fill)[: cfg.vocab_size]),
+                                 persistent=False)
+            self.register_buffer("num_minus", torch.tensor((minus + [False] * fill)[: cfg.vocab_size]),
+                                 persistent=False)
+            self.num_pad_id = tok.pad_id
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps, bias=False)
@@ -192,6 +230,9 @@ class GPT(nn.Module):
             x = x + self.pos_emb(pos.clamp(max=self.cfg.max_len - 1))
         if self.run_emb is not None:
             x = x + self.run_emb(self._run_rows(idx, cache))
+        if self.num_proj is not None:
+            bits, at = self._number_bits(idx, cache)
+            x = x + self.num_proj(bits.to(self.num_proj.weight.dtype)) * at.unsqueeze(-1)
         x = self.drop(x)
         rope = rope_tables(self.cfg, pos) if self.cfg.pos == "rope" else None
         mask = None
@@ -241,6 +282,41 @@ class GPT(nn.Module):
         inside = torch.where(run <= K, run, K + 1 + (run - K - 1) % 2)
         after = torch.where(prev > 0, K + 2 + prev.clamp(max=K + 1), 0)
         return torch.where(is_run, inside, after)
+
+    def _number_bits(self, idx, cache):
+        """(bits (B, T, num_bits), at (B, T)): ``at`` marks the tokens right after a standalone
+        number, ``bits`` that number's low bits (two's complement), zero elsewhere. With a cache,
+        the last NUM_WINDOW tokens of the previous call are the left context."""
+        B, T = idx.shape
+        W = NUM_WINDOW
+        ctx = None
+        if cache is not None and cache.length > 0 and cache.last_window is not None:
+            ctx = cache.last_window
+        if ctx is None:
+            ctx = torch.full((B, W), self.num_pad_id, dtype=idx.dtype, device=idx.device)
+        x = torch.cat([ctx, idx], dim=1)  # (B, W + T): position p of idx is column W + p
+        if cache is not None:
+            cache.last_window = x[:, -W:].clone()
+        digit = self.num_digit[x]
+
+        def back(t, j):  # t at column W + p - 1 - j, for every p
+            return t[:, W - 1 - j : W - 1 - j + T]
+
+        at = (back(digit, 0) >= 0) & (digit[:, W:] < 0) & ~self.num_word[idx]
+        run = torch.ones_like(at)
+        value = torch.zeros(B, T, dtype=torch.long, device=idx.device)
+        length = torch.zeros(B, T, dtype=torch.long, device=idx.device)
+        for j in range(NUM_MAX_DIGITS + 1):
+            d = back(digit, j)
+            run = run & (d >= 0)
+            value = value + torch.where(run, d, 0) * 10**j
+            length = length + run
+        before = x.gather(1, torch.arange(W - 1, W - 1 + T, device=idx.device) - length)
+        at = at & (length <= NUM_MAX_DIGITS) & ~self.num_word[before]
+        value = torch.where(self.num_minus[before], -value, value)
+        shifts = torch.arange(self.cfg.num_bits, device=idx.device)
+        bits = (value.unsqueeze(-1) >> shifts) & 1
+        return bits * at.unsqueeze(-1), at
 
     @staticmethod
     def _mask(B, T, past, key_valid, device):
