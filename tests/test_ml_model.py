@@ -26,7 +26,7 @@ def tiny_model(pos="rope", seed=0, **kw) -> GPT:
     if pos == "run":
         pos, kw = "rope", {"run_pos": 6, **kw}
     if pos == "num":
-        pos, kw = "rope", {"run_pos": 6, "num_bits": 16, **kw}
+        pos, kw = "rope", {"run_pos": 6, "num_groups": 3, **kw}
     return GPT(ModelConfig(**{**TINY, "pos": pos, **kw})).eval()
 
 
@@ -127,30 +127,34 @@ def _numbers_seen(model, text, cache=None, chunks=None):
 
     x = torch.tensor([Tokenizer().encode_text(text)[0]])
     if chunks is None:
-        bits, at = model._number_bits(x, None)
+        rows, at = model._number_digits(x, None)
     else:
         cache = KVCache(model.cfg, 1, 64, "cpu", torch.float32)
         parts = []
         for a, b in zip([0] + chunks, chunks + [x.size(1)]):
-            parts.append(model._number_bits(x[:, a:b], cache))
+            parts.append(model._number_digits(x[:, a:b], cache))
             cache.length = b
-        bits, at = (torch.cat(t, dim=1) for t in zip(*parts))
-    n = model.cfg.num_bits
+        rows, at = (torch.cat(t, dim=1) for t in zip(*parts))
+    G = model.cfg.num_groups
     out = []
     for i in range(x.size(1)):
-        b = bits[0, i].tolist()
+        digits = [r - 128 * g for g, r in enumerate(rows[0, i].tolist())]
+        assert all(0 <= d < 128 for d in digits)
         if at[0, i]:
-            out.append((text[i - 1 : i + 1], sum(v << k for k, v in enumerate(b)) - (b[-1] << n)))
+            value = sum(d << (7 * g) for g, d in enumerate(digits))
+            out.append((text[i - 1 : i + 1], value - ((digits[-1] >> 6) << (7 * G))))
         else:
-            assert not any(b)
+            assert not any(digits)
     return out
 
 
 def test_number_values_mark_the_token_after_each_standalone_number():
-    model = tiny_model("num")  # 16 bits
-    text = 'Store 42 at INT(-826) [0x0139] h_item2 v1.5 🜊14🜁0 42🜂 @2: 295} 1234567890123 x 7'
+    model = tiny_model("num")  # 3 base-128 digits: -2^20 .. 2^20-1
+    text = ('Store 42 at INT(-826) [0x0139] h_item2 v1.5 🜊14🜁0 42🜂 @2: 295} 1234567890123 '
+            '-1048576, 1048576 x 7')
     want = [("2 ", 42), ("6)", -826), ("4🜁", 14), ("0 ", 0), ("2🜂", 42), ("2:", 2),
-            ("5}", 295)]  # not: hex, identifiers, decimals, over 12 digits, no token after yet
+            ("5}", 295), ("6,", -2**20), ("6 ", -2**20)]
+    # not: hex, identifiers, decimals, over 12 digits, no token after yet; 2^20 wraps around
     assert _numbers_seen(model, text) == want
     # one token at a time or in chunks with a cache: the same marks
     assert _numbers_seen(model, text, chunks=list(range(1, len(text)))) == want
@@ -170,7 +174,7 @@ def test_number_values_mark_the_token_after_each_standalone_number():
 
 def test_parameter_counts_of_presets():
     for cfg in [ModelConfig(**TINY, prev_token=True), ModelConfig(**TINY, pos="learned"),
-                ModelConfig(**TINY, run_pos=24), ModelConfig(**TINY, run_pos=24, num_bits=24)]:
+                ModelConfig(**TINY, run_pos=24), ModelConfig(**TINY, run_pos=24, num_groups=3)]:
         assert GPT(cfg).num_params() == cfg.num_params()
     for name, cfg in PRESETS.items():
         with torch.device("meta"):

@@ -27,10 +27,10 @@ class ModelConfig:
     # an embedding of its index in the run (1..run_pos, then alternating by parity), and the
     # character after a run an embedding of the run's length. See helix.ml.model.
     run_pos: int = 0
-    # Number-value embedding (0 = off): the token right after a standalone decimal number gets a
-    # learned projection of the number's low `num_bits` bits (two's complement). See
-    # helix.ml.model.
-    num_bits: int = 0
+    # Number-value embedding (0 = off): the token right after a standalone decimal number gets an
+    # embedding of each of the number's lowest `num_groups` base-128 digits (7 bits each, two's
+    # complement: an int's LC-B bytes). See helix.ml.model.
+    num_groups: int = 0
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
 
@@ -43,8 +43,8 @@ class ModelConfig:
             raise ValueError("rotary positions need an even head size")
         if not 0 <= self.run_pos <= 64:
             raise ValueError(f"run_pos must be between 0 (off) and 64, not {self.run_pos}")
-        if not 0 <= self.num_bits <= 40:
-            raise ValueError(f"num_bits must be between 0 (off) and 40, not {self.num_bits}")
+        if not 0 <= self.num_groups <= 5:
+            raise ValueError(f"num_groups must be between 0 (off) and 5, not {self.num_groups}")
 
     @property
     def head_dim(self) -> int:
@@ -76,7 +76,7 @@ class ModelConfig:
                 n += self.vocab_size * d
             if self.run_pos:
                 n += self.run_rows * d
-            n += self.num_bits * d  # the number-value projection
+            n += 128 * self.num_groups * d  # the number-value tables
         return n
 
 
@@ -88,9 +88,9 @@ PRESETS: dict[str, ModelConfig] = {
     # One shape for both, so that the specialists can start from the coordinator's weights
     # (`helix launch` warm start on CPU).
     "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24,
-                                    num_bits=24),
+                                    num_groups=3),
     "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24,
-                                   num_bits=24),
+                                   num_groups=3),
 }
 
 

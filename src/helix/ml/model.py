@@ -170,13 +170,14 @@ class GPT(nn.Module):
             self.register_buffer("run_char", torch.tensor(mask[: cfg.vocab_size]), persistent=False)
         # Number values: the token right after a standalone decimal number (a run of at most
         # NUM_MAX_DIGITS digits with no letter, `_`, `&` or `.` on either side; a `-` right before
-        # it makes it negative) gets a learned projection of the number's low num_bits bits in
-        # two's complement. Writing an int in LC-B (signed LEB128: 7 bits a byte, in hex) from its
-        # digits then reads bits instead of recalling a table of a thousand numbers, and numbers
-        # never seen in training get the same treatment. Causal: it depends on earlier tokens and
-        # on the token itself only.
-        self.num_proj = nn.Linear(cfg.num_bits, cfg.d_model, bias=False) if cfg.num_bits else None
-        if cfg.num_bits:
+        # it makes it negative) gets, for each of the number's lowest num_groups base-128 digits
+        # (7 bits each, two's complement), an embedding of that digit: one table of 128 rows per
+        # place. LC-B writes an int as signed LEB128, 7 bits a byte, so its bytes are these
+        # digits; and each digit value recurs across many numbers (the low 7 bits of 0..999 take
+        # each value about 8 times), so a number never seen in training is made of digits that
+        # were. Causal: it depends on earlier tokens and on the token itself only.
+        self.num_emb = nn.Embedding(128 * cfg.num_groups, cfg.d_model) if cfg.num_groups else None
+        if cfg.num_groups:
             tok = Tokenizer()
             digit, word, minus = tok.number_tables()
             fill = cfg.vocab_size - len(digit)
@@ -230,9 +231,9 @@ class GPT(nn.Module):
             x = x + self.pos_emb(pos.clamp(max=self.cfg.max_len - 1))
         if self.run_emb is not None:
             x = x + self.run_emb(self._run_rows(idx, cache))
-        if self.num_proj is not None:
-            bits, at = self._number_bits(idx, cache)
-            x = x + self.num_proj(bits.to(self.num_proj.weight.dtype)) * at.unsqueeze(-1)
+        if self.num_emb is not None:
+            digits, at = self._number_digits(idx, cache)
+            x = x + self.num_emb(digits).sum(dim=2) * at.unsqueeze(-1).to(x.dtype)
         x = self.drop(x)
         rope = rope_tables(self.cfg, pos) if self.cfg.pos == "rope" else None
         mask = None
@@ -283,10 +284,11 @@ class GPT(nn.Module):
         after = torch.where(prev > 0, K + 2 + prev.clamp(max=K + 1), 0)
         return torch.where(is_run, inside, after)
 
-    def _number_bits(self, idx, cache):
-        """(bits (B, T, num_bits), at (B, T)): ``at`` marks the tokens right after a standalone
-        number, ``bits`` that number's low bits (two's complement), zero elsewhere. With a cache,
-        the last NUM_WINDOW tokens of the previous call are the left context."""
+    def _number_digits(self, idx, cache):
+        """(rows (B, T, num_groups), at (B, T)): ``at`` marks the tokens right after a standalone
+        number; ``rows`` are the number-value table rows of its base-128 digits, lowest first
+        (place g, digit v → row 128 g + v; zero digits elsewhere). With a cache, the last
+        NUM_WINDOW tokens of the previous call are the left context."""
         B, T = idx.shape
         W = NUM_WINDOW
         ctx = None
@@ -314,9 +316,9 @@ class GPT(nn.Module):
         before = x.gather(1, torch.arange(W - 1, W - 1 + T, device=idx.device) - length)
         at = at & (length <= NUM_MAX_DIGITS) & ~self.num_word[before]
         value = torch.where(self.num_minus[before], -value, value)
-        shifts = torch.arange(self.cfg.num_bits, device=idx.device)
-        bits = (value.unsqueeze(-1) >> shifts) & 1
-        return bits * at.unsqueeze(-1), at
+        value = torch.where(at, value, 0)
+        places = torch.arange(self.cfg.num_groups, device=idx.device)
+        return ((value.unsqueeze(-1) >> (7 * places)) & 127) + 128 * places, at
 
     @staticmethod
     def _mask(B, T, past, key_valid, device):
