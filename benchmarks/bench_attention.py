@@ -4,8 +4,10 @@
                                                    [--steps 40] [--corpus runs/corpus]
 
 1. Causal attention forward+backward at the tiny presets' head shape (batch 32, 4 heads of 48),
-   side by side: ``F.scaled_dot_product_attention`` with the flash and math CPU kernels, and
-   ``helix.ml.model.explicit_attention`` (two matmuls and a softmax), in bf16 and fp32.
+   side by side: ``F.scaled_dot_product_attention`` with the flash and math CPU kernels,
+   ``helix.ml.model.explicit_attention`` (two matmuls, an additive causal bias and a softmax),
+   and the same with a ``masked_fill`` causal mask instead of the bias (its earlier form), in
+   bf16 and fp32.
 2. With ``--corpus``: a specialist-tiny training step (bf16 autocast, Muon + AdamW, batch 32 from
    the ascii corpus) with the model's attention as shipped and with SDPA forced, in tokens/s.
 
@@ -26,6 +28,14 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from helix.ml import model as M
 
 
+def masked_attention(q, k, v):
+    """``explicit_attention`` as it was before the additive bias: a boolean mask per call."""
+    T = q.size(-2)
+    scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)
+    mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
+
+
 def time_attention(kind: str, T: int, dtype: torch.dtype, reps: int) -> float:
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(32, 4, T, 48, generator=g).to(dtype).requires_grad_() for _ in range(3))
@@ -33,6 +43,8 @@ def time_attention(kind: str, T: int, dtype: torch.dtype, reps: int) -> float:
     def once() -> None:
         if kind == "explicit":
             y = M.explicit_attention(q, k, v, None, 0.0)
+        elif kind == "masked":
+            y = masked_attention(q, k, v)
         else:
             backend = SDPBackend.FLASH_ATTENTION if kind == "sdpa-flash" else SDPBackend.MATH
             with sdpa_kernel(backend):
@@ -94,7 +106,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {a.threads} thread(s); causal attention fwd+bwd, batch 32, "
           "4 heads of 48, ms per call")
-    kinds = ["sdpa-flash", "sdpa-math", "explicit"]
+    kinds = ["sdpa-flash", "sdpa-math", "masked", "explicit"]
     print(f"{'length':>6} {'dtype':>9} " + " ".join(f"{k:>11}" for k in kinds))
     for T in a.lengths:
         for dtype in (torch.bfloat16, torch.float32):

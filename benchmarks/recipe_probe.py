@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--prev", type=int, default=0, help="previous-token embedding (1/0)")
     p.add_argument("--run-pos", type=int, default=24, help="run-position embedding size (0 = off)")
-    p.add_argument("--num-groups", type=int, default=3, help="number-value embedding places (0 = off)")
+    p.add_argument("--num-groups", type=int, default=0, help="number-value embedding places (0 = off)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--bs", type=int, default=32)

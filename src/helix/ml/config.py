@@ -87,10 +87,8 @@ PRESETS: dict[str, ModelConfig] = {
     # CPU presets: sized so that each brain reaches its quality target on 2 CPU cores in minutes.
     # One shape for both, so that the specialists can start from the coordinator's weights
     # (`helix launch` warm start on CPU).
-    "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24,
-                                    num_groups=3),
-    "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24,
-                                   num_groups=3),
+    "coordinator-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24),
+    "specialist-tiny": ModelConfig(d_model=192, n_heads=4, n_layers=4, d_ff=768, run_pos=24),
 }
 
 

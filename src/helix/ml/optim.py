@@ -1,11 +1,10 @@
 """Optimizers: AdamW, Adam (the original recipe) and Muon + AdamW.
 
-``muon``: the blocks' weight matrices (attention and feed-forward) step with Muon (momentum,
-orthogonalised by Newton-Schulz: ``torch.optim.Muon``'s update, with same-shape matrices batched
-by ``GroupedMuon``); the embedding (tied to the output head) and the norm gains step with AdamW.
-Muon's learning rate is ``lr × muon_lr_mult``, so one schedule drives both. At batch 32 on the
-CPU it bought 1.6× the test exact match of the best AdamW recipe in the same time
-(docs/BRAINS.md, "Optimizer probes").
+``muon``: the blocks' weight matrices (attention and feed-forward) step with ``torch.optim.Muon``
+(momentum, orthogonalised by Newton-Schulz); the embedding (tied to the output head) and the norm
+gains step with AdamW. Muon's learning rate is ``lr × muon_lr_mult``, so one schedule drives
+both. At batch 32 on the CPU it bought 1.6× the test exact match of the best AdamW recipe in the
+same time (docs/BRAINS.md, "Optimizer probes").
 
 Every optimizer here exposes ``param_groups`` (each group may carry ``lr_scale``, the multiple
 of the scheduled learning rate it uses), ``step``, ``zero_grad``, ``state_dict`` and
@@ -13,8 +12,6 @@ of the scheduled learning rate it uses), ``step``, ``zero_grad``, ``state_dict``
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
@@ -49,66 +46,6 @@ class MuonAdamW:
         self.muon.load_state_dict(sd["muon"])
 
 
-class GroupedMuon(torch.optim.Muon):
-    """``torch.optim.Muon`` with the Newton-Schulz iterations of same-shape matrices batched.
-
-    The same update as the library's step (momentum, Nesterov, the quintic Newton-Schulz
-    orthogonalisation in bf16, the "original" shape factor, decoupled weight decay) and the same
-    state (``momentum_buffer`` per parameter, so ``state_dict`` round-trips either way), but the
-    tiny presets' 16 block matrices have 4 shapes, so one batched matmul replaces four small ones:
-    ~30% less optimizer time on the CPU (docs/BRAINS.md, "Step time").
-    """
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            adjust = group.get("adjust_lr_fn")
-            if adjust not in (None, "original"):
-                raise ValueError(f"GroupedMuon: adjust_lr_fn {adjust!r} is not supported")
-            lr, wd, mom = float(group["lr"]), group["weight_decay"], group["momentum"]
-            by_shape: dict[tuple[int, int], list[tuple[torch.Tensor, torch.Tensor]]] = {}
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if g.ndim != 2 or g.is_complex():
-                    raise ValueError("GroupedMuon: parameters must be real 2-D matrices")
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(g, memory_format=torch.preserve_format)
-                buf = state["momentum_buffer"]
-                buf.lerp_(g, 1 - mom)
-                update = g.lerp(buf, mom) if group["nesterov"] else buf
-                by_shape.setdefault(tuple(p.shape), []).append((p, update))
-            for (rows, cols), items in by_shape.items():
-                ortho = _newton_schulz(torch.stack([u for _, u in items]), group["ns_coefficients"],
-                                       group["ns_steps"], group["eps"])
-                step_lr = lr * math.sqrt(max(1, rows / cols))
-                for (p, _), o in zip(items, ortho):
-                    p.mul_(1 - lr * wd)
-                    p.add_(o, alpha=-step_lr)
-        return loss
-
-
-def _newton_schulz(g: torch.Tensor, coefficients, steps: int, eps: float) -> torch.Tensor:
-    """Quintic Newton-Schulz on a stack (n, rows, cols) of matrices, in bf16, as torch's Muon."""
-    a, b, c = coefficients
-    x = g.bfloat16()
-    tall = g.size(1) > g.size(2)
-    if tall:
-        x = x.transpose(1, 2)
-    x = x / x.flatten(1).norm(dim=1).clamp(min=eps)[:, None, None]
-    for _ in range(steps):
-        gram = x @ x.transpose(1, 2)
-        update = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)
-        x = torch.baddbmm(x, update, x, beta=a)
-    return x.transpose(1, 2) if tall else x
-
-
 def is_hidden_matrix(name: str, p: torch.nn.Parameter) -> bool:
     """Muon's share: 2-D weights inside the transformer blocks (not the embedding/head)."""
     return p.dim() == 2 and name.startswith("blocks.")
@@ -135,7 +72,7 @@ def build_optimizer(model: torch.nn.Module, *, kind: str, lr: float, weight_deca
         return adamw
     if not hidden:
         raise ValueError("--optimizer muon: the model has no block matrices")
-    muon = GroupedMuon([{"params": hidden, "lr_scale": muon_lr_mult}], lr=lr * muon_lr_mult,
+    muon = torch.optim.Muon([{"params": hidden, "lr_scale": muon_lr_mult}], lr=lr * muon_lr_mult,
                             weight_decay=weight_decay, momentum=muon_momentum, ns_steps=muon_ns_steps)
     return MuonAdamW(muon, adamw)
 
