@@ -103,13 +103,25 @@ def test_missing_brain_is_an_error_not_a_crash():
     assert not a.ok and a.error["code"] == "E_NO_MODEL"
 
 
-def test_constraint_function():
+def test_constraint_function(monkeypatch):
     assert constraint("lc_r", "🜃1") == (True, False)
     assert constraint("lc_r", "🜃1, 2🜄") == (True, True)
-    assert constraint("lc_t", "[FOO")[0] is False
+    assert constraint("lc_t", "[FOO") == (False, False)
     assert constraint("lc_b", "[0x01") == (True, False)
     assert constraint("lc_b", "[0x012a]") == (True, True)
     assert constraint("english", "anything") == (True, True)
+    # one constraint for `helix ask` and `helix eval --retry-invalid`
+    from helix.ml import hlxcheck
+
+    assert constraint is hlxcheck.prefix_constraint
+    # a checker that raises never passes a prefix as valid
+    import helix.hlx
+
+    def boom(text, fmt):
+        raise RuntimeError("checker bug")
+
+    monkeypatch.setattr(helix.hlx, "is_valid_prefix", boom)
+    assert constraint("lc_r", "🜃1") == (False, False)
 
 
 def test_cli_ask_prints_answers_and_fails_on_invalid(monkeypatch, tmp_path):

@@ -78,8 +78,17 @@ def semantic_match(fmt: str, text: str, expected: str) -> bool | None:
 
 
 def prefix_constraint(tgt_fmt: str, text: str) -> tuple[bool, bool]:
-    """A generation constraint built on ``helix.hlx.is_valid_prefix`` (for callers that want one)."""
+    """The grammar constraint of constrained decoding (``helix eval --retry-invalid``, ``helix
+    ask``): (``text`` is a valid prefix in ``tgt_fmt``, ``text`` is complete), by
+    ``helix.hlx.is_valid_prefix`` and the format's parser. English, or no language core: anything
+    goes."""
     h = _core()
     if h is None or tgt_fmt not in VALUE_FORMS + PROGRAM_FORMS:
         return True, True
-    return bool(h.is_valid_prefix(text, tgt_fmt)), bool(is_valid(tgt_fmt, text))
+    try:
+        prefix_ok = bool(h.is_valid_prefix(text, tgt_fmt))
+    except Exception:  # a checker bug must not pass a prefix as valid
+        prefix_ok = False
+    if not prefix_ok:
+        return False, False
+    return True, bool(is_valid(tgt_fmt, text))

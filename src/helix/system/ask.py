@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from helix.ml.hlxcheck import prefix_constraint
 from helix.system.router import FORM_LABEL, Route, RouteError, expert_for, route
 
 #: Which specialist answers in which form for ``--check``.
@@ -93,18 +94,9 @@ def is_valid(fmt: str, text: str) -> tuple[bool | None, dict | None]:
         return False, _error_dict(e)
 
 
-def constraint(tgt_fmt: str, text: str) -> tuple[bool, bool]:
-    """Grammar constraint for generation: (is a valid prefix, is complete) in ``tgt_fmt``."""
-    if tgt_fmt == "english":
-        return True, True
-    h = _hlx()
-    try:
-        prefix_ok = bool(h.is_valid_prefix(text, tgt_fmt))
-    except Exception:
-        prefix_ok = False
-    if not prefix_ok:
-        return False, False
-    return True, bool(is_valid(tgt_fmt, text)[0])
+#: Grammar constraint for generation: (is a valid prefix, is complete) in ``tgt_fmt``; the same
+#: one ``helix eval --retry-invalid`` uses.
+constraint = prefix_constraint
 
 
 def checkpoint_dir(run_dir: Path, brain: str) -> Path:
