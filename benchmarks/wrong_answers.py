@@ -10,6 +10,11 @@ higher log-probability than its own greedy answer. Only those answers could a be
 splits separates "does not fit its training data yet" from "does not generalise to the held-out
 combinations and numbers".
 
+Then the test records **by why they are in test** (``helix.corpus.splits.heldout_parts``): a
+held-out verb × noun combination, a held-out number (in a record that reads or writes LC-B, or
+not), a program with no held-out part, or nothing held out (the random share of the split), and
+the exact match of each group: it tells generalisation failures from plain misfit.
+
 Then the **held-out numbers**: the records that read or write LC-B and hold a number (int or
 float) that no LC-B training record of the brain's corpus holds, so the brain never saw its
 binary encoding (signed LEB128, IEEE-754 bytes) and would have to compute it; how many of those
@@ -23,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import random
+from pathlib import Path
 
 import torch
 
-from helix.corpus.splits import value_numbers
+from helix.corpus.splits import heldout_parts, value_numbers
 from helix.hlx import decode
 from helix.ml.data import load_records
 from helix.ml.generate import Brain
@@ -57,6 +64,19 @@ def reads_or_writes_lcb(rec: dict) -> bool:
     return "lc_b" in (rec["src_fmt"], rec["tgt_fmt"])
 
 
+def why_in_test(rec: dict, seed: int) -> str:
+    """The group of a test record: held-out combination, held-out number (LC-B or not), program
+    or nothing held out."""
+    if rec.get("value") is None:
+        return "program"
+    why = heldout_parts(decode(rec["value"], "hlx"), seed)
+    if any("×" in w for w in why):
+        return "held-out verb x noun"
+    if why:
+        return "held-out number, LC-B" if reads_or_writes_lcb(rec) else "held-out number"
+    return "nothing held out"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
@@ -71,7 +91,8 @@ def main() -> None:
     train_recs = load_records(a.corpus, brain.brain, "train")
     seen = set().union(*(numbers(r) for r in train_recs if reads_or_writes_lcb(r)))
     print(f"{'split':>6} {'format':>8} {'n':>5} {'exact':>7} {'wrong':>6} {'search could fix':>17}")
-    held = []
+    held, groups = [], None
+    seed = json.loads((Path(a.corpus) / "manifest.json").read_text())["seed"]
     for split in a.splits:
         recs = load_records(a.corpus, brain.brain, split)
         random.Random(0).shuffle(recs)
@@ -88,10 +109,22 @@ def main() -> None:
         for key in ["all"] + sorted(k for k in n if k != "all"):
             print(f"{split:>6} {key:>8} {n[key]:>5} {right[key] / n[key]:>7.1%} {n[key] - right[key]:>6} "
                   f"{fixable[key]:>17}")
+        if split == "test":
+            groups = collections.Counter()
+            for r, g in zip(recs, outs):
+                key = why_in_test(r, seed)
+                groups[key, "n"] += 1
+                groups[key, "right"] += g.text == r["tgt"]
         unseen = [(r, g.text == r["tgt"]) for r, g in zip(recs, outs)
                   if reads_or_writes_lcb(r) and numbers(r) - seen]
         lcb = sum(reads_or_writes_lcb(r) for r in recs)
         held.append((split, len(recs), lcb, len(unseen), sum(ok for _, ok in unseen)))
+    if groups:
+        print("\ntest records by why they are in test")
+        print(f"{'group':>22} {'n':>5} {'exact':>7}")
+        for key in sorted({k for k, _ in groups}):
+            n = groups[key, "n"]
+            print(f"{key:>22} {n:>5} {groups[key, 'right'] / n:>7.1%}")
     print("\nheld-out numbers: records reading or writing LC-B with a number no LC-B training record holds")
     print(f"{'split':>6} {'n':>5} {'LC-B':>5} {'held-out':>9} {'right':>6} {'ceiling':>8}")
     for split, total, lcb, k, ok in held:
