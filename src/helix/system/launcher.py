@@ -49,7 +49,7 @@ FULL_PRESETS = {"coordinator": "coordinator-100m", "ascii": "specialist-50m", "r
 
 #: Default CPU time budget (seconds) when neither --epochs nor --max-steps is given: with the warm
 #: start the coordinator gets WARM_START_SHARE of it, then the specialists the rest side by side.
-#: Training (the budget plus each job's start-up and last evaluation: 1,176 s measured) stays
+#: Training (the budget plus each job's start-up and last evaluation: 1,176-1,178 s measured) stays
 #: under the 20 minutes the CPU target allows, and the whole main job near 20 minutes on 2 cores.
 CPU_TIME_BUDGET_S = 1150
 #: How CPU jobs share the cores when --mode is auto. Measured (docs/SYSTEM.md): side by side with
