@@ -44,7 +44,6 @@ def main(argv=None) -> int:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--prev", type=int, default=0, help="previous-token embedding (1/0)")
     p.add_argument("--run-pos", type=int, default=24, help="run-position embedding size (0 = off)")
-    p.add_argument("--num-groups", type=int, default=0, help="number-value embedding places (0 = off)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--bs", type=int, default=32)
@@ -81,8 +80,7 @@ def main(argv=None) -> int:
         model.load_state_dict(ck["state_dict"])
     else:
         model = GPT(ModelConfig(d_model=a.d, n_layers=a.layers, d_ff=a.ff, n_heads=a.heads,
-                                prev_token=bool(a.prev), run_pos=a.run_pos,
-                                num_groups=a.num_groups))
+                                prev_token=bool(a.prev), run_pos=a.run_pos))
     opt = build_optimizer(model, kind=a.opt, lr=a.lr, weight_decay=a.wd, betas=(0.9, 0.95),
                           muon_lr_mult=a.muon_lr / a.lr, muon_ns_steps=a.ns_steps)
     lengths = [len(e.ids) for e in train]

@@ -18,15 +18,13 @@ TINY = dict(d_model=32, n_heads=4, n_layers=2, d_ff=64)
 
 
 def tiny_model(pos="rope", seed=0, **kw) -> GPT:
-    """``pos``: "rope", "learned", "prev" (rotary plus the previous-token embedding), "run"
-    (rotary plus run positions) or "num" (rotary, run positions and number values)."""
+    """``pos``: "rope", "learned", "prev" (rotary plus the previous-token embedding) or "run"
+    (rotary plus run positions)."""
     torch.manual_seed(seed)
     if pos == "prev":
         pos, kw = "rope", {"prev_token": True, **kw}
     if pos == "run":
         pos, kw = "rope", {"run_pos": 6, **kw}
-    if pos == "num":
-        pos, kw = "rope", {"run_pos": 6, "num_groups": 3, **kw}
     return GPT(ModelConfig(**{**TINY, "pos": pos, **kw})).eval()
 
 
@@ -64,7 +62,7 @@ def test_example_layout_and_tokenizer_file_roundtrip(tmp_path):
 
 
 # -- model -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("pos", ["rope", "learned", "prev", "run", "num"])
+@pytest.mark.parametrize("pos", ["rope", "learned", "prev", "run"])
 def test_causality_future_tokens_never_change_earlier_logits(pos):
     model = tiny_model(pos)
     g = torch.Generator().manual_seed(1)
@@ -121,60 +119,9 @@ def test_run_positions_index_runs_and_mark_their_ends():
     assert got == want
 
 
-def _numbers_seen(model, text, cache=None, chunks=None):
-    """(the two characters around each marked token, the value its bits say) for ``text``."""
-    from helix.ml.model import KVCache
-
-    x = torch.tensor([Tokenizer().encode_text(text)[0]])
-    if chunks is None:
-        rows, at = model._number_digits(x, None)
-    else:
-        cache = KVCache(model.cfg, 1, 64, "cpu", torch.float32)
-        parts = []
-        for a, b in zip([0] + chunks, chunks + [x.size(1)]):
-            parts.append(model._number_digits(x[:, a:b], cache))
-            cache.length = b
-        rows, at = (torch.cat(t, dim=1) for t in zip(*parts))
-    G = model.cfg.num_groups
-    out = []
-    for i in range(x.size(1)):
-        digits = [r - 128 * g for g, r in enumerate(rows[0, i].tolist())]
-        assert all(0 <= d < 128 for d in digits)
-        if at[0, i]:
-            value = sum(d << (7 * g) for g, d in enumerate(digits))
-            out.append((text[i - 1 : i + 1], value - ((digits[-1] >> 6) << (7 * G))))
-        else:
-            assert not any(digits)
-    return out
-
-
-def test_number_values_mark_the_token_after_each_standalone_number():
-    model = tiny_model("num")  # 3 base-128 digits: -2^20 .. 2^20-1
-    text = ('Store 42 at INT(-826) [0x0139] h_item2 v1.5 🜊14🜁0 42🜂 @2: 295} 1234567890123 '
-            '-1048576, 1048576 x 7')
-    want = [("2 ", 42), ("6)", -826), ("4🜁", 14), ("0 ", 0), ("2🜂", 42), ("2:", 2),
-            ("5}", 295), ("6,", -2**20), ("6 ", -2**20)]
-    # not: hex, identifiers, decimals, over 12 digits, no token after yet; 2^20 wraps around
-    assert _numbers_seen(model, text) == want
-    # one token at a time or in chunks with a cache: the same marks
-    assert _numbers_seen(model, text, chunks=list(range(1, len(text)))) == want
-    assert _numbers_seen(model, text, chunks=[3, 7, 8, 30, 50]) == want
-    # and the number reaches the embedding: 42 and 43 differ only there
-    with torch.no_grad():
-        tok = Tokenizer()
-        a = model(torch.tensor([tok.encode_text("n 42 ")[0]]))
-        b = model(torch.tensor([tok.encode_text("n 43 ")[0]]))
-        off = tiny_model("run")  # the same weights without number values
-        off.load_state_dict(model.state_dict(), strict=False)
-        c = off(torch.tensor([tok.encode_text("n 42 ")[0]]))
-        d = off(torch.tensor([tok.encode_text("n 43 ")[0]]))
-    assert torch.equal(a[0, :4], c[0, :4]) and torch.equal(b[0, :4], d[0, :4])  # only the mark
-    assert not torch.allclose(a[0, 4] - c[0, 4], b[0, 4] - d[0, 4])  # sees the value
-
-
 def test_parameter_counts_of_presets():
     for cfg in [ModelConfig(**TINY, prev_token=True), ModelConfig(**TINY, pos="learned"),
-                ModelConfig(**TINY, run_pos=24), ModelConfig(**TINY, run_pos=24, num_groups=3)]:
+                ModelConfig(**TINY, run_pos=24)]:
         assert GPT(cfg).num_params() == cfg.num_params()
     for name, cfg in PRESETS.items():
         with torch.device("meta"):
@@ -300,7 +247,7 @@ REQS = [("english", "Represent true", "lc_t"), ("english", "Create array [1,2] p
         ("hlx", "42", "english"), ("english", "Store number 42", "lc_b")]
 
 
-@pytest.mark.parametrize("pos", ["rope", "learned", "prev", "run", "num"])
+@pytest.mark.parametrize("pos", ["rope", "learned", "prev", "run"])
 def test_kv_cache_generation_equals_full_recomputation(pos):
     model = tiny_model(pos, seed=3)
     tok = Tokenizer()

@@ -211,7 +211,6 @@ def model_info(
     typer.echo(f"  d_model {cfg.d_model}, heads {cfg.n_heads}, layers {cfg.n_layers}, d_ff {cfg.d_ff}, "
                f"context {cfg.max_len}, positions {cfg.pos}"
                + (f" + run positions (K {cfg.run_pos})" if cfg.run_pos else "")
-               + (f" + number values ({cfg.num_groups} base-128 digits)" if cfg.num_groups else "")
                + f", vocab {cfg.vocab_size}")
     typer.echo(f"  training memory at batch {batch_size} x {seq_len} ({'fp32' if fp32 else 'bf16 autocast'}, AdamW):")
     for k in ("params", "grads", "optimizer", "activations", "workspace", "total"):

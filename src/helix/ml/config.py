@@ -27,10 +27,6 @@ class ModelConfig:
     # an embedding of its index in the run (1..run_pos, then alternating by parity), and the
     # character after a run an embedding of the run's length. See helix.ml.model.
     run_pos: int = 0
-    # Number-value embedding (0 = off): the token right after a standalone decimal number gets an
-    # embedding of each of the number's lowest `num_groups` base-128 digits (7 bits each, two's
-    # complement: an int's LC-B bytes). See helix.ml.model.
-    num_groups: int = 0
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
 
@@ -43,8 +39,6 @@ class ModelConfig:
             raise ValueError("rotary positions need an even head size")
         if not 0 <= self.run_pos <= 64:
             raise ValueError(f"run_pos must be between 0 (off) and 64, not {self.run_pos}")
-        if not 0 <= self.num_groups <= 5:
-            raise ValueError(f"num_groups must be between 0 (off) and 5, not {self.num_groups}")
 
     @property
     def head_dim(self) -> int:
@@ -76,7 +70,6 @@ class ModelConfig:
                 n += self.vocab_size * d
             if self.run_pos:
                 n += self.run_rows * d
-            n += 128 * self.num_groups * d  # the number-value tables
         return n
 
 

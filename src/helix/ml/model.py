@@ -3,8 +3,8 @@
 Pre-norm blocks (LayerNorm → causal self-attention → residual, LayerNorm → GELU MLP → residual),
 rotary (default) or learned positions, ``F.scaled_dot_product_attention`` (flash/memory-efficient
 kernels on GPU; under bf16 on the CPU an explicit two-matmul attention, which is 3x faster there),
-no biases, token embedding tied with the output head; optional previous-token, run-position and
-number-value embeddings (see ``GPT.__init__``).
+no biases, token embedding tied with the output head; optional previous-token and run-position
+embeddings (see ``GPT.__init__``).
 
 Two ways in:
 - training: ``model(idx)`` with right-padded rows; attention is plainly causal (padding sits after
@@ -26,12 +26,6 @@ from helix.ml.config import ModelConfig
 from helix.ml.tokenizer import Tokenizer
 
 
-#: Longest digit run the number-value embedding reads (10^12 < 2^40); the model keeps this many
-#: tokens plus two of left context to compute it one token at a time.
-NUM_MAX_DIGITS = 12
-NUM_WINDOW = NUM_MAX_DIGITS + 2
-
-
 class KVCache:
     """Preallocated keys and values for every layer: (B, heads, capacity, head_dim)."""
 
@@ -43,7 +37,6 @@ class KVCache:
         self.capacity = capacity
         self.last_ids: torch.Tensor | None = None  # (B,) last token fed (prev-token embedding)
         self.last_run: torch.Tensor | None = None  # (B,) run index of that token (run positions)
-        self.last_window: torch.Tensor | None = None  # (B, NUM_WINDOW) last tokens (number values)
 
     def reorder(self, keep: torch.Tensor) -> None:
         """Keep only the rows in ``keep`` (drop finished sequences)."""
@@ -53,8 +46,6 @@ class KVCache:
             self.last_ids = self.last_ids.index_select(0, keep)
         if self.last_run is not None:
             self.last_run = self.last_run.index_select(0, keep)
-        if self.last_window is not None:
-            self.last_window = self.last_window.index_select(0, keep)
 
 
 def rope_tables(cfg: ModelConfig, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,26 +159,6 @@ class GPT(nn.Module):
             mask = Tokenizer().run_char_mask()
             mask += [False] * (cfg.vocab_size - len(mask))
             self.register_buffer("run_char", torch.tensor(mask[: cfg.vocab_size]), persistent=False)
-        # Number values: the token right after a standalone decimal number (a run of at most
-        # NUM_MAX_DIGITS digits with no letter, `_`, `&` or `.` on either side; a `-` right before
-        # it makes it negative) gets, for each of the number's lowest num_groups base-128 digits
-        # (7 bits each, two's complement), an embedding of that digit: one table of 128 rows per
-        # place. LC-B writes an int as signed LEB128, 7 bits a byte, so its bytes are these
-        # digits; and each digit value recurs across many numbers (the low 7 bits of 0..999 take
-        # each value about 8 times), so a number never seen in training is made of digits that
-        # were. Causal: it depends on earlier tokens and on the token itself only.
-        self.num_emb = nn.Embedding(128 * cfg.num_groups, cfg.d_model) if cfg.num_groups else None
-        if cfg.num_groups:
-            tok = Tokenizer()
-            digit, word, minus = tok.number_tables()
-            fill = cfg.vocab_size - len(digit)
-            self.register_buffer("num_digit", torch.tensor((digit + [-1] * fill)[: cfg.vocab_size]),
-                                 persistent=False)
-            self.register_buffer("num_word", torch.tensor((word + [False] * fill)[: cfg.vocab_size]),
-                                 persistent=False)
-            self.register_buffer("num_minus", torch.tensor((minus + [False] * fill)[: cfg.vocab_size]),
-                                 persistent=False)
-            self.num_pad_id = tok.pad_id
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(cfg.d_model, eps=cfg.norm_eps, bias=False)
@@ -231,9 +202,6 @@ class GPT(nn.Module):
             x = x + self.pos_emb(pos.clamp(max=self.cfg.max_len - 1))
         if self.run_emb is not None:
             x = x + self.run_emb(self._run_rows(idx, cache))
-        if self.num_emb is not None:
-            digits, at = self._number_digits(idx, cache)
-            x = x + self.num_emb(digits).sum(dim=2) * at.unsqueeze(-1).to(x.dtype)
         x = self.drop(x)
         rope = rope_tables(self.cfg, pos) if self.cfg.pos == "rope" else None
         mask = None
@@ -283,42 +251,6 @@ class GPT(nn.Module):
         inside = torch.where(run <= K, run, K + 1 + (run - K - 1) % 2)
         after = torch.where(prev > 0, K + 2 + prev.clamp(max=K + 1), 0)
         return torch.where(is_run, inside, after)
-
-    def _number_digits(self, idx, cache):
-        """(rows (B, T, num_groups), at (B, T)): ``at`` marks the tokens right after a standalone
-        number; ``rows`` are the number-value table rows of its base-128 digits, lowest first
-        (place g, digit v → row 128 g + v; zero digits elsewhere). With a cache, the last
-        NUM_WINDOW tokens of the previous call are the left context."""
-        B, T = idx.shape
-        W = NUM_WINDOW
-        ctx = None
-        if cache is not None and cache.length > 0 and cache.last_window is not None:
-            ctx = cache.last_window
-        if ctx is None:
-            ctx = torch.full((B, W), self.num_pad_id, dtype=idx.dtype, device=idx.device)
-        x = torch.cat([ctx, idx], dim=1)  # (B, W + T): position p of idx is column W + p
-        if cache is not None:
-            cache.last_window = x[:, -W:].clone()
-        digit = self.num_digit[x]
-
-        def back(t, j):  # t at column W + p - 1 - j, for every p
-            return t[:, W - 1 - j : W - 1 - j + T]
-
-        at = (back(digit, 0) >= 0) & (digit[:, W:] < 0) & ~self.num_word[idx]
-        run = torch.ones_like(at)
-        value = torch.zeros(B, T, dtype=torch.long, device=idx.device)
-        length = torch.zeros(B, T, dtype=torch.long, device=idx.device)
-        for j in range(NUM_MAX_DIGITS + 1):
-            d = back(digit, j)
-            run = run & (d >= 0)
-            value = value + torch.where(run, d, 0) * 10**j
-            length = length + run
-        before = x.gather(1, torch.arange(W - 1, W - 1 + T, device=idx.device) - length)
-        at = at & (length <= NUM_MAX_DIGITS) & ~self.num_word[before]
-        value = torch.where(self.num_minus[before], -value, value)
-        value = torch.where(at, value, 0)
-        places = torch.arange(self.cfg.num_groups, device=idx.device)
-        return ((value.unsqueeze(-1) >> (7 * places)) & 127) + 128 * places, at
 
     @staticmethod
     def _mask(B, T, past, key_valid, device):

@@ -30,9 +30,6 @@ TOKENIZER_VERSION = 1
 # Characters that make up "runs" for the model's run-position embedding (helix.ml.model): words,
 # numbers, handles (`&h_x`) and the hex digits of an LC-B payload.
 RUN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_&.")
-# Characters that make a digit run part of a word rather than a number, for the model's
-# number-value embedding: `h_item2`, `v1.5`, the hex payload `0x01a7`.
-WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_&.")
 
 
 def route_for(tgt_fmt: str) -> str:
@@ -86,12 +83,6 @@ class Tokenizer:
     def run_char_mask(self) -> list[bool]:
         """Per token id: whether it is a run character (``RUN_CHARS``)."""
         return [t in RUN_CHARS for t in self.tokens]
-
-    def number_tables(self) -> tuple[list[int], list[bool], list[bool]]:
-        """Per token id: its decimal digit value (-1 if none), whether it is a ``WORD_CHARS``
-        character, whether it is ``-`` (the model's number-value embedding)."""
-        digit = [int(t) if len(t) == 1 and t in "0123456789" else -1 for t in self.tokens]
-        return digit, [t in WORD_CHARS for t in self.tokens], [t == "-" for t in self.tokens]
 
     # -- size ------------------------------------------------------------------------------
     @property
