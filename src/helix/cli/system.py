@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         epochs: Optional[int] = typer.Option(None, help="Passed to helix train."),
         batch_size: Optional[int] = typer.Option(None, help="Micro-batch, passed to helix train."),
         grad_accum: Optional[int] = typer.Option(None, help="Passed to helix train."),
-        time_budget: Optional[float] = typer.Option(None, help="Seconds per brain (CPU default 1150 unless --epochs/--max-steps; with a warm start the coordinator gets 65% of it, then the specialists the rest)."),
+        time_budget: Optional[float] = typer.Option(None, help="Seconds per brain (CPU default 1150 unless --epochs/--max-steps; with a warm start the coordinator gets 72% of it, then the specialists the rest)."),
         max_steps: Optional[int] = typer.Option(None, help="Passed to helix train."),
         seed: Optional[int] = typer.Option(None, help="Corpus and training seed (default: theirs)."),
         brains: str = typer.Option("coordinator,ascii,runic", help="Which brains to train."),
