@@ -291,11 +291,11 @@ def test_warm_start_trains_the_coordinator_first_then_the_specialists_from_it(tm
     L.run()
     assert {b: j["state"] for b, j in L.jobs.items()} == dict.fromkeys(("coordinator", "ascii", "runic"), "completed")
     [c] = calls(L, "coordinator")
-    assert (c["mix"], c["init_from"], c["threads"], float(c["budget"])) == ("all", None, "2", 650.0)
+    assert (c["mix"], c["init_from"], c["threads"], float(c["budget"])) == ("all", None, "2", 720.0)
     for b in ("ascii", "runic"):
         [s] = calls(L, b)
         assert s["mix"] is None and s["init_from"] == str(L.brain_dir("coordinator"))
-        assert (s["threads"], float(s["budget"])) == ("1", 350.0)
+        assert (s["threads"], float(s["budget"])) == ("1", 280.0)
         assert L.jobs[b]["argv"][L.jobs[b]["argv"].index("--lr") + 1] == "0.00025"  # a quarter of the recipe's
         assert s["start"] >= _ends(L, "coordinator")  # only once the coordinator is done
     # the two specialists ran side by side
