@@ -10,7 +10,7 @@ higher log-probability than its own greedy answer. Only those answers could a be
 splits separates "does not fit its training data yet" from "does not generalise to the held-out
 combinations and numbers".
 
-Then the test records **by why they are in test** (``helix.corpus.splits.heldout_parts``): a
+Then the test records **by why they are in test** (the rules of ``helix.corpus.splits``): a
 held-out verb × noun combination, a held-out number (in a record that reads or writes LC-B, or
 not), a program with no held-out part, or nothing held out (the random share of the split), and
 the exact match of each group: it tells generalisation failures from plain misfit.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from helix.corpus.splits import heldout_parts, value_numbers
+from helix.corpus.splits import heldout_combo, heldout_number, op_combos, value_ints, value_numbers
 from helix.hlx import decode
 from helix.ml.data import load_records
 from helix.ml.generate import Brain
@@ -69,10 +69,10 @@ def why_in_test(rec: dict, seed: int) -> str:
     or nothing held out."""
     if rec.get("value") is None:
         return "program"
-    why = heldout_parts(decode(rec["value"], "hlx"), seed)
-    if any("×" in w for w in why):
+    value = decode(rec["value"], "hlx")
+    if any(heldout_combo(c, seed) for c in op_combos(value)):
         return "held-out verb x noun"
-    if why:
+    if any(heldout_number(n, seed) for n in value_ints(value)):
         return "held-out number, LC-B" if reads_or_writes_lcb(rec) else "held-out number"
     return "nothing held out"
 

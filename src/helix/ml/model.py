@@ -101,7 +101,8 @@ def explicit_attention(q, k, v, mask, dropout: float) -> torch.Tensor:
     T, S = q.size(-2), k.size(-2)
     scores = (q * q.size(-1) ** -0.5) @ k.transpose(-2, -1)  # scale the smaller tensor
     if mask is None:  # plain causal: query t sees keys 0..t (+ the S - T cached ones before)
-        scores = scores + causal_bias(T, S, scores.dtype, q.device)  # an add is 2x a masked_fill
+        # a cached additive bias: 20-25% faster attention than masked_fill (bench_attention.py)
+        scores = scores + causal_bias(T, S, scores.dtype, q.device)
     else:
         scores = scores.masked_fill(~mask, float("-inf"))
     att = torch.softmax(scores, dim=-1)
