@@ -18,6 +18,9 @@
 
   For program forms standard input is read whole, as one program.
 
+  Input that is not valid UTF-8 (stdin, ``--file``, an argument) is reported by the reader as
+  ``E_LC_DECODE`` at the bad byte's position (per line in line mode); it is never printed.
+
 Exit codes: 0 ok, 1 HLX error (``error: E_CODE at line:col: message`` on stderr), 2 usage.
 Every command is a thin wrapper over a function here that tests can call directly.
 """
@@ -31,6 +34,7 @@ from typing import Iterable, Iterator, Optional
 
 import typer
 
+from helix.cli import internal_error, read_file_text, read_stdin_text, stdin_lines
 from helix.hlx.convert import FORMS, PROGRAM_FORMS, convert, detect_form
 from helix.hlx.errors import HLXError
 
@@ -57,6 +61,11 @@ def convert_text(text: str, src: str, dst: str) -> str:
         found = detect_form(text)
         if found is None:
             raise HLXError("E_LC_PARSE", "the text is not written in any HLX form (auto-detect found none)")
+        if (found in PROGRAM_FORMS) != (dst in PROGRAM_FORMS):
+            # a detected form is a fact about the text, not a usage error: it costs only its line
+            kind = "a program" if found in PROGRAM_FORMS else "a value"
+            raise HLXError("E_LC_PARSE", f"the text reads as {kind} ({found}), which cannot be "
+                                         f"converted to {dst}")
         src = found
     return convert(text, src, dst)
 
@@ -83,7 +92,9 @@ def convert_lines(lines: Iterable[str], src: str, dst: str, *, jsonl: bool = Fal
             text = text[:-1]
         try:
             out = convert_text(text, src, dst)
-        except HLXError as e:
+        except (HLXError, RecursionError, MemoryError) as e:
+            if not isinstance(e, HLXError):  # a reader bug must cost only its line
+                e = HLXError("E_DEPTH_EXCEEDED", f"the text could not be read ({type(e).__name__})")
             if jsonl:
                 yield json.dumps({"ok": False, **e.to_dict()}, ensure_ascii=False), None
             else:
@@ -123,13 +134,13 @@ def register(app: typer.Typer) -> None:
         whole = text
         if file is not None:
             try:
-                whole = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                _usage(f"cannot read {file}: {e}")
+                whole = read_file_text(file)  # invalid UTF-8 -> E_LC_DECODE from the reader
+            except OSError as e:
+                _usage(f"cannot read {file}: {e.strerror or e}")
             if s not in PROGRAM_FORMS:
                 whole = whole.rstrip("\r\n")
         elif text is None and (s in PROGRAM_FORMS or d in PROGRAM_FORMS):
-            whole = sys.stdin.read()
+            whole = read_stdin_text()
         if whole is not None:
             try:
                 out = convert_text(whole, s, d)
@@ -138,11 +149,13 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
             except ValueError as e:
                 _usage(str(e))
+            except Exception as e:  # noqa: BLE001 - a bug must still not print a traceback
+                internal_error(e)
             typer.echo(out)
             return
         failed = 0
         try:
-            for out, err in convert_lines(sys.stdin, s, d, jsonl=jsonl):
+            for out, err in convert_lines(stdin_lines(), s, d, jsonl=jsonl):
                 typer.echo(out)
                 if err is not None:
                     failed += 1

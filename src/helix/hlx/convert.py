@@ -13,6 +13,7 @@ input is always an ``HLXError``.
 from __future__ import annotations
 
 from helix.hlx import hlxform, hlxl, lcb, lcr, lct
+from helix.hlx.errors import check_unicode
 from helix.hlx.value import normalize
 
 VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
@@ -121,9 +122,13 @@ def detect_form(text: str) -> str | None:
        LC-B; it is HLXL only when it does not (e.g. ``[0x00ff]``, trailing bytes in LC-B).
     4. Value forms come before program forms: a value text (``42``, ``[1, 2]``) is also a
        one-statement HLX-LS program, and it is reported as a value form.
+
+    A text that is not valid Unicode (a lone surrogate, e.g. an invalid UTF-8 byte read with
+    ``surrogateescape``) is neither HLX nor English: ``E_LC_DECODE`` with its position.
     """
     if not isinstance(text, str) or not text:
         return None
+    check_unicode(text)
     first = text[0]
     for fmt in DETECT_ORDER:
         if fmt == "lc_b" and not text.startswith("[0x"):

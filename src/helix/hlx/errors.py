@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 CODES = frozenset(
     """E_INT_RANGE E_FLOAT_SPECIAL E_HANDLE_FORMAT E_KEY_FORMAT E_CONTRACT_FORM E_CONTRACT_FIELD
 E_DEPTH_EXCEEDED E_SIZE_EXCEEDED E_FIELD_ORDER E_LC_ENCODE E_LC_DECODE E_LC_PARSE E_SYNTAX_ERROR
@@ -74,3 +76,34 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     start = text.rfind("\n", 0, offset) + 1
     return line, offset - start + 1
+
+
+# A str that is not valid Unicode holds a lone surrogate (U+D800..U+DFFF): what Python makes of
+# invalid UTF-8 bytes read with ``errors="surrogateescape"`` (argv, stdin, file names), or of a
+# half of a surrogate pair. No HLX form can hold one (LC-B stores UTF-8).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def first_surrogate(text: str) -> int:
+    """Offset of the first lone surrogate in ``text``; -1 if ``text`` is valid Unicode."""
+    m = _SURROGATE.search(text)
+    return -1 if m is None else m.start()
+
+
+def check_unicode(text: str) -> str:
+    """Return ``text``; ``E_LC_DECODE`` (with its position) if it is not valid Unicode.
+
+    Every reader of a text form calls this first, so a lone surrogate -- typically an invalid
+    UTF-8 byte that reached Python through ``surrogateescape`` -- is reported where it is,
+    never passed on into a value (where printing it would raise ``UnicodeEncodeError`` or write
+    invalid UTF-8).
+    """
+    i = first_surrogate(text)
+    if i < 0:
+        return text
+    c = ord(text[i])
+    hint = (f" (the invalid UTF-8 byte 0x{c - 0xDC00:02x} of the input)" if 0xDC80 <= c <= 0xDCFF
+            else " (half of a surrogate pair)")
+    line, col = line_col(text, i)
+    raise HLXError("E_LC_DECODE", f"the text is not valid Unicode: lone surrogate U+{c:04X}{hint}",
+                   offset=i, line=line, col=col)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from helix.hlx.errors import HLXError
+from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import fail, format_float, quote, read_text
 from helix.hlx.lct import read_num
 from helix.hlx.value import (
@@ -223,6 +223,7 @@ def loads(text: str):
     """Read one HLX literal into a normalized value (never evaluates anything)."""
     if not isinstance(text, str):
         raise HLXError("E_LC_PARSE", f"HLX input must be str, not {type(text).__name__}")
+    check_unicode(text)
     r = _Reader(text)
     v, end = r.value(0, 0)
     if end != r.n:

@@ -37,7 +37,7 @@ import re
 import unicodedata
 
 from helix.hlx.contracts import NAMED_FIELDS, NAMED_INDEX
-from helix.hlx.errors import HLXError
+from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import format_float, quote, read_number, read_text
 from helix.hlx.program import (
     ArrayExpr, Call, Const, Expr, ExprStmt, Let, ObjectExpr, Program, Return, Txn, Var,
@@ -649,6 +649,7 @@ def loads(text: str) -> Value:
     """Read one HLXL value (strict; see the module doc)."""
     if not isinstance(text, str):
         raise HLXError("E_SYNTAX_ERROR", "HLXL text must be a str")
+    check_unicode(text)
     p = _Parser(text, program=False)
     v = p.expr(0, 0)
     t = p.toks[p.i]
@@ -661,6 +662,7 @@ def loads_program(text: str) -> Program:
     """Parse an HLXL-LS program into the shared AST."""
     if not isinstance(text, str):
         raise HLXError("E_SYNTAX_ERROR", "HLXL-LS text must be a str")
+    check_unicode(text)
     p = _Parser(text, program=True)
     body = p.stmts(EOF, 0)
     return check_program(Program(body, line=1, col=1))

@@ -44,7 +44,7 @@ import re
 from typing import Any, Callable
 
 from helix.hlx import hlxform
-from helix.hlx.errors import HLXError
+from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import quote, read_text
 from helix.hlx.hlxl import TAG_RE
 from helix.hlx.program import (
@@ -498,6 +498,7 @@ def loads_program(text: str) -> Program:
     """Parse HLX-LS text into the shared program AST (never executes anything)."""
     if not isinstance(text, str):
         raise HLXError("E_SYNTAX_ERROR", "HLX-LS text must be a str")
+    check_unicode(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         tree = ast.parse(text, mode="exec")

@@ -18,7 +18,7 @@ import re
 import struct
 import unicodedata
 
-from helix.hlx.errors import HLXError
+from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.value import (
     CONTRACT_ID_MAX,
     DEFAULT_SIZE_LIMIT,
@@ -432,6 +432,7 @@ def loads_text(text: str, *, size_limit: int | None = DEFAULT_SIZE_LIMIT):
     """Decode the ``[0x…]`` text form. Errors carry the character offset in ``text``."""
     if not isinstance(text, str):
         raise HLXError("E_LC_DECODE", f"LC-B text must be str, not {type(text).__name__}")
+    check_unicode(text)
     m = _TEXT_RE.match(text)
     if m is None:
         _diagnose_text(text)

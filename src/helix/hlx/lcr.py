@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-from helix.hlx.errors import HLXError
+from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import fail, format_float, quote, read_text
 from helix.hlx.lct import read_num
 from helix.hlx.value import CONTRACT_ID_MAX, HANDLE_PREFIX, MAX_DEPTH, normalize
@@ -254,6 +254,7 @@ def loads(text: str):
     """Strictly read one LC-R value into a normalized value."""
     if not isinstance(text, str):
         raise HLXError("E_LC_PARSE", f"LC-R input must be str, not {type(text).__name__}")
+    check_unicode(text)
     r = _Reader(text)
     v, end = r.value(0, 0)
     if end != r.n:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from helix.hlx.errors import HLXError
+from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import fail, format_float, quote, read_text
 from helix.hlx.value import (
     CONTRACT_ID_MAX,
@@ -312,6 +312,7 @@ def loads(text: str):
     """Strictly read one LC-T stream into a normalized value."""
     if not isinstance(text, str):
         raise HLXError("E_LC_PARSE", f"LC-T input must be str, not {type(text).__name__}")
+    check_unicode(text)
     if not text.startswith("["):
         raise fail("E_LC_PARSE", "an LC-T stream starts with '['", text, 0)
     r = _Reader(text)

@@ -35,6 +35,7 @@ import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 
+from helix.hlx.errors import first_surrogate
 from helix.hlx.escape import format_float
 from helix.hlx.value import CONTRACT_ID_MAX, DEFAULT_SIZE_LIMIT, INT_MAX, INT_MIN, MAX_DEPTH
 
@@ -1376,6 +1377,8 @@ def is_valid_prefix(text: str, fmt: str) -> bool:
     never accepts a prefix that cannot be completed. Program forms are not constrained (True).
     """
     if not isinstance(text, str):
+        return False
+    if first_surrogate(text) >= 0:  # not valid Unicode: no continuation makes it valid
         return False
     if fmt in ("hlxl_ls", "hlx_ls"):
         return True
