@@ -7,8 +7,10 @@ result in ``--to FORM`` (default ``hlxl``). The store is ``--store PATH.sqlite``
 
 ``helix cas collapse TEXT --from FORM [--tag T]`` prints the handle, ``helix cas resolve HANDLE
 [--to FORM]`` the value, ``helix cas bind HANDLE TEXT [--from FORM]`` binds a symbolic handle,
-``helix cas verify`` re-hashes every row (exit 1 if any problem), ``helix cas stats`` prints the
-counts as JSON.
+``helix cas verify`` checks every row and the log's whole chain (exit 1 if any problem),
+``helix cas stats`` prints the counts as JSON. ``resolve``, ``verify`` and ``stats`` only read:
+they open the store read-only (SQLite ``mode=ro``), never create it (a mistyped path is an
+error) and work on a store without write permission.
 
 Exit codes: 0 ok, 1 HLX error (``error: E_CODE at line:col: message`` on stderr) or a store
 that cannot be used, 2 usage. Every command is a thin wrapper over a function below that tests
@@ -65,13 +67,19 @@ def parse_value(text: str, fmt: str = "hlxl"):
     return decode(text, fmt)
 
 
-def open_cli_store(store_path: str | Path | None = None, memory: bool = False):
-    """The store a command works on: memory, ``store_path``, or the default SQLite file."""
+def open_cli_store(store_path: str | Path | None = None, memory: bool = False, *,
+                   readonly: bool = False):
+    """The store a command works on: memory, ``store_path``, or the default SQLite file.
+
+    ``readonly`` (``cas resolve``, ``cas verify``, ``cas stats``): the store must exist and is
+    opened with SQLite ``mode=ro`` -- nothing is created or changed, not even for a mistyped path.
+    """
     from helix.hlx.store import MemoryStore, SQLiteStore, default_store_path
 
     if memory:
         return MemoryStore()
-    return SQLiteStore(store_path if store_path is not None else default_store_path())
+    return SQLiteStore(store_path if store_path is not None else default_store_path(),
+                       readonly=readonly)
 
 
 def guess_lang(path: str) -> str:
@@ -89,12 +97,15 @@ def run_source(text: str, lang: str = "hlxl_ls", store=None, to: str = "hlxl") -
 
 def read_source(path: str) -> str:
     """Program text from a file, or stdin for ``-`` (ValueError if it cannot be read)."""
+    from helix.cli import read_file_text, read_stdin_text
+
+    # invalid UTF-8 is kept as lone surrogates: the program reader reports E_LC_DECODE there
     if path == "-":
-        return sys.stdin.read()
+        return read_stdin_text()
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"cannot read {path}: {e}") from None
+        return read_file_text(path)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def run_file(path: str, lang: str | None = None, store_path: str | Path | None = None,
@@ -112,8 +123,8 @@ def run_file(path: str, lang: str | None = None, store_path: str | Path | None =
         store.close()
 
 
-def _with_store(store_path, memory, fn):
-    store = open_cli_store(store_path, memory)
+def _with_store(store_path, memory, fn, readonly: bool = False):
+    store = open_cli_store(store_path, memory, readonly=readonly)
     try:
         return fn(store)
     finally:
@@ -131,7 +142,7 @@ def cas_resolve(handle: str, to: str = "hlxl", store_path: str | Path | None = N
                 memory: bool = False) -> str:
     """The value behind ``handle``, printed in form ``to``."""
     to = value_form(to)
-    value = _with_store(store_path, memory, lambda s: s.resolve(handle))
+    value = _with_store(store_path, memory, lambda s: s.resolve(handle), readonly=True)
     return format_value(value, to)
 
 
@@ -144,11 +155,11 @@ def cas_bind(handle: str, text: str, fmt: str = "hlxl", store_path: str | Path |
 
 def cas_verify(store_path: str | Path | None = None, memory: bool = False) -> list[dict]:
     """Problems found by re-hashing every row (empty: the store is sound)."""
-    return _with_store(store_path, memory, lambda s: s.verify())
+    return _with_store(store_path, memory, lambda s: s.verify(), readonly=True)
 
 
 def cas_stats(store_path: str | Path | None = None, memory: bool = False) -> dict:
-    return _with_store(store_path, memory, lambda s: s.stats())
+    return _with_store(store_path, memory, lambda s: s.stats(), readonly=True)
 
 
 # =================================================================================== typer
@@ -163,6 +174,8 @@ def _guard(fn):
     """Run ``fn``; map errors to the exit codes (1 HLX/store, 2 usage)."""
     from helix.hlx.store import StoreError
 
+    from helix.cli import internal_error
+
     try:
         return fn()
     except HLXError as e:
@@ -171,9 +184,20 @@ def _guard(fn):
     except StoreError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
+    except OSError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    except (RecursionError, MemoryError) as e:
+        typer.echo(f"error: E_DEPTH_EXCEEDED: the input could not be processed "
+                   f"({type(e).__name__})", err=True)
+        raise typer.Exit(1)
     except ValueError as e:
         typer.echo(f"usage error: {e}", err=True)
         raise typer.Exit(2)
+    except typer.Exit:
+        raise
+    except Exception as e:  # noqa: BLE001 - never a traceback
+        internal_error(e)
 
 
 _STORE_HELP = "SQLite store file (default: the user data dir's helix/store.sqlite)."
@@ -229,7 +253,8 @@ def _cas_verify(
     """Re-hash every stored row; list problems (exit 1 if any)."""
     problems = _guard(lambda: cas_verify(store, memory))
     for p in problems:
-        typer.echo(f"error: {p['code']} at seq {p['seq']}: {p['message']}", err=True)
+        at = f" at seq {p['seq']}" if p.get("seq") is not None else ""
+        typer.echo(f"error: {p['code']}{at}: {p['message']}", err=True)
     if problems:
         raise typer.Exit(1)
     typer.echo("ok")

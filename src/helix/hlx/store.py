@@ -36,8 +36,19 @@ journal where WAL is unavailable). Outside a transaction every operation is atom
 Inside a transaction, ``rollback`` to a checkpoint older than the transaction's start is refused
 with ``E_TRANSACTION_FAILED`` (it would undo writes the transaction does not own).
 
-``verify()`` re-hashes and decodes every row and returns the problems found (an empty list for a
-sound store). ``stats()`` gives counts. Both stores are safe to share between threads (one lock
+Integrity
+---------
+In SQLite every log row also carries ``chain``, the BLAKE2b-256 of the previous row's chain and
+the row's ``seq, kind, key, digest``, and ``meta`` records the newest row as ``head``; a row
+and the head are written in one SQL transaction (schema 2; a schema-1 store is upgraded when it
+is opened for writing, read as it is otherwise). ``verify()`` checks the whole log: types,
+``kind``, keys, every digest and LC-B decoding, ``seq`` without gaps, the chain, the head and
+the snapshots, and returns the problems found (an empty list for a sound store). A row of the
+wrong type (text where bytes belong) is ``E_HASH_MISMATCH`` on ``resolve`` too.
+
+Opening: a writable open creates the file where there is none (or an empty database) and refuses
+any other SQLite database without touching it; ``SQLiteStore(path, readonly=True)`` opens with
+SQLite ``mode=ro``, creates nothing, and fails on a missing file. ``stats()`` gives counts. Both stores are safe to share between threads (one lock
 per store; a transaction holds it until it ends).
 """
 
@@ -95,6 +106,14 @@ def handle_for(value: Value, tag: str | None = None) -> str:
         return value
     tag, digest, _ = _encode(value, tag)
     return f"&h_{tag}_{digest}"
+
+
+def chain_next(prev: str, seq: int, kind: int, key: str, digest: str) -> str:
+    """The chain hash of a log row: BLAKE2b-256 over the previous row's chain and this row's
+    ``seq``, ``kind``, ``key`` and ``digest`` (``data`` is covered by ``digest``)."""
+    h = hashlib.blake2b(digest_size=32)
+    h.update(f"{prev}\n{seq}\n{kind}\n{key}\n{digest}".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def is_checkpoint(v: object) -> bool:
@@ -226,27 +245,97 @@ class _Store:
         with self._lock:
             return self._atomic(fn)
 
+    def _chain_rows(self):
+        """``[(seq, chain)]`` in log order, or None where the backend keeps no chain."""
+        return None
+
+    def _head(self):
+        """``"seq:chain"`` of the newest row as recorded apart from the log, or None."""
+        return None
+
+    def _snapshot_rows(self) -> list[tuple]:
+        raise NotImplementedError
+
     def verify(self) -> list[dict]:
-        """Re-hash and decode every stored row; one dict per problem (``[]``: sound)."""
-        problems = []
+        """Check the whole log; one dict per problem (``[]``: sound).
+
+        Every row: the right types, a possible ``kind``, a well-formed key, bytes that still
+        match their digest and decode as LC-B. The log as a whole: ``seq`` runs 1, 2, 3, ...
+        without a gap (a deleted row), each row's chain hash follows from the one before
+        (a row changed, inserted or deleted), the recorded head is the newest row (rows deleted
+        at the end), and no snapshot points past the end of the log.
+        """
+        problems: list[dict] = []
+
+        def bad(code, seq, key, message):
+            problems.append({"code": code, "seq": seq, "key": key, "message": message})
+
         with self._lock:
-            for seq, kind, key, digest, data in self._rows():
-                what = "value" if kind == VALUE else "binding"
-                if kind == VALUE and key != digest:
-                    problems.append({"code": "E_HASH_MISMATCH", "seq": seq, "key": key,
-                                     "message": f"{what} row keyed {key} records digest "
-                                                f"{digest}"})
-                    continue
-                if digest_of(bytes(data)) != digest:
-                    problems.append({"code": "E_HASH_MISMATCH", "seq": seq, "key": key,
-                                     "message": f"stored bytes of {what} {key} no longer match "
-                                                "their hash"})
-                    continue
-                try:
-                    lcb.loads(bytes(data))
-                except HLXError as e:
-                    problems.append({"code": e.code, "seq": seq, "key": key,
-                                     "message": f"{what} {key}: {e.message}"})
+            rows = self._rows()
+            chains = self._chain_rows()
+            head = self._head()
+            snaps = self._snapshot_rows()
+        expect = 1
+        for seq, kind, key, digest, data in rows:
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                bad("E_HASH_MISMATCH", seq, key, f"row with seq {seq!r} of the wrong type")
+                continue
+            if seq != expect:
+                gap = f"row {expect} is" if seq == expect + 1 else f"rows {expect} to {seq - 1} are"
+                bad("E_HASH_MISMATCH", seq, key,
+                    f"log {gap} missing (deleted from the log)" if seq > expect else
+                    f"log row {seq} is out of order")
+            expect = max(expect, seq) + 1
+            if kind not in (VALUE, BINDING) or isinstance(kind, bool):
+                bad("E_HASH_MISMATCH", seq, key, f"row {seq} has an impossible kind {kind!r} "
+                                                 "(0 value, 1 binding)")
+                continue
+            what = "value" if kind == VALUE else "binding"
+            typed = [(n, v) for n, v, t in (("key", key, str), ("digest", digest, str),
+                                            ("data", data, bytes)) if not isinstance(v, t)]
+            if typed:
+                n, v = typed[0]
+                bad("E_HASH_MISMATCH", seq, key if isinstance(key, str) else None,
+                    f"{what} row {seq}: its {n} is {_sql_type(v)} (the row was altered)")
+                continue
+            if kind == VALUE and key != digest:
+                bad("E_HASH_MISMATCH", seq, key, f"{what} row keyed {key} records digest {digest}")
+                continue
+            if kind == BINDING and (HANDLE_RE.match(key) is None or CONTENT_HANDLE_RE.match(key)
+                                    or CHECKPOINT_RE.match(key)):
+                bad("E_HANDLE_FORMAT", seq, key, f"binding row {seq} binds {key[:90]!r}, which "
+                                                 "is not a symbolic handle")
+                continue
+            if digest_of(data) != digest:
+                bad("E_HASH_MISMATCH", seq, key,
+                    f"stored bytes of {what} {key} no longer match their hash")
+                continue
+            try:
+                lcb.loads(data)
+            except HLXError as e:
+                bad(e.code, seq, key, f"{what} {key}: {e.message}")
+        if chains is not None:
+            info = {r[0]: r for r in rows}
+            prev = ""
+            for seq, chain in chains:
+                r = info.get(seq)
+                want = chain_next(prev, *r[:4]) if r is not None else None
+                if chain != want:
+                    bad("E_HASH_MISMATCH", seq, None,
+                        f"the log's hash chain breaks at row {seq} (a row before it, or the "
+                        "row itself, was changed, inserted or deleted)")
+                prev = chain if isinstance(chain, str) else ""
+            tail = f"{chains[-1][0]}:{chains[-1][1]}" if chains else None
+            if head is not None and (head or None) != tail and not (head == "0:" and not chains):
+                bad("E_HASH_MISMATCH", None, None,
+                    f"the log ends at row {chains[-1][0] if chains else 0} but its head records "
+                    f"row {head.split(':', 1)[0] or '?'} (rows deleted at the end of the log)")
+        last = rows[-1][0] if rows and isinstance(rows[-1][0], int) else 0
+        for sid, sseq in snaps:
+            if not isinstance(sseq, int) or sseq < 0 or sseq > last:
+                bad("E_HASH_MISMATCH", None, None,
+                    f"checkpoint {sid} points at log row {sseq!r}, past the end of the log "
+                    f"({last})")
         return problems
 
     def stats(self) -> dict:
@@ -356,6 +445,9 @@ class MemoryStore(_Store):
     def _rows(self):
         return list(self._log)
 
+    def _snapshot_rows(self):
+        return sorted(self._snaps.items())
+
     def _counts(self):
         return {"values": len(self._values), "bindings": len(self._bindings),
                 "rows": len(self._log), "bytes": sum(len(r[4]) for r in self._log),
@@ -371,13 +463,33 @@ CREATE TABLE IF NOT EXISTS log (
     kind   INTEGER NOT NULL,
     key    TEXT NOT NULL,
     digest TEXT NOT NULL,
-    data   BLOB NOT NULL
+    data   BLOB NOT NULL,
+    chain  TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS log_value ON log(key) WHERE kind = 0;
 CREATE INDEX IF NOT EXISTS log_key ON log(key, seq);
 CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL);
 """
-SCHEMA_VERSION = "1"
+# 1: the log without a chain; 2: every row carries ``chain`` and meta ``head`` names the last one.
+SCHEMA_VERSION = "2"
+_READABLE_SCHEMAS = ("1", "2")
+_HELIX_TABLES = frozenset({"meta", "log", "snapshots"})
+
+
+def _sqlite_uri(path: Path, params: str) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path.resolve()), safe='/')}?{params}"
+
+
+def _is_wal_file(path: Path) -> bool:
+    """Whether the database header says WAL (bytes 18-19 are 2 in WAL mode)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return False
+    return len(head) == 20 and head[:16] == b"SQLite format 3\x00" and head[18] == 2
 
 
 class SQLiteStore(_Store):
@@ -385,59 +497,192 @@ class SQLiteStore(_Store):
 
     ``synchronous`` is SQLite's setting: ``"FULL"`` (default) also survives power loss;
     ``"NORMAL"`` survives a killed process (what the transaction guarantee needs) and is faster.
+
+    ``readonly=True`` opens an existing store for reading only (SQLite ``mode=ro``): a missing
+    file is a :class:`StoreError`, nothing is created or changed -- no folder, no table, no
+    journal mode, no ``-wal``/``-shm`` file -- and a file without write permission can be read
+    and verified. A writable open creates a new store where there is no file (or an empty one),
+    and refuses an SQLite file that is not a Helix store instead of adding tables to it.
     """
 
     backend = "sqlite"
 
     def __init__(self, path: str | os.PathLike, *, synchronous: str = "FULL",
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, readonly: bool = False) -> None:
         super().__init__()
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"bad synchronous setting {synchronous!r}")
         self.path = str(path)
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = bool(readonly)
         self._depth = 0
+        self._db = None
+        p = Path(self.path)
+        if p.is_dir():
+            raise StoreError(f"store {self.path} is a folder, not a store file")
+        if self.readonly:
+            self._open_readonly(p, timeout)
+        else:
+            self._open_writable(p, synchronous, timeout)
+
+    # ------------------------------------------------------------------------------ opening
+    def _connect(self, target: str, timeout: float, uri: bool) -> None:
         try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(target, timeout=timeout, isolation_level=None,
+                                       check_same_thread=False, uri=uri)
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         except sqlite3.Error as e:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
             raise StoreError(f"cannot open store {self.path}: {e}") from None
+
+    def _fail(self, msg: str):
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        raise StoreError(msg)
+
+    def _tables(self) -> set:
+        rows = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _schema(self, tables: set) -> str:
+        """The Helix schema version of the open file; StoreError if it is not a Helix store."""
+        if not _HELIX_TABLES <= tables:
+            names = ", ".join(sorted(tables)[:8]) or "none"
+            self._fail(f"{self.path} is an SQLite database but not a Helix store (its tables: "
+                       f"{names}); it was left unchanged")
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        ver = None if row is None else row[0]
+        if ver not in _READABLE_SCHEMAS:
+            self._fail(f"{self.path} has store schema {ver!r}, expected one of "
+                       f"{', '.join(_READABLE_SCHEMAS)}")
+        return ver
+
+    def _open_readonly(self, p: Path, timeout: float) -> None:
+        if not p.is_file():
+            raise StoreError(f"no store at {self.path} (a read-only command never creates one)")
+        # A WAL database with no -wal file holds everything in the main file; opening it with
+        # mode=ro alone would create -wal and -shm files beside it, so it is read as immutable.
+        wal = Path(self.path + "-wal")
+        params = "mode=ro&immutable=1" if _is_wal_file(p) and not wal.exists() else "mode=ro"
+        self._connect(_sqlite_uri(p, params), timeout, uri=True)
         try:
-            db = self._db
-            db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self.schema = self._schema(self._tables())
+            self.journal_mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+        except sqlite3.Error as e:
+            self._fail(f"{self.path} is not a usable Helix store: {e}")
+
+    def _open_writable(self, p: Path, synchronous: str, timeout: float) -> None:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        self._connect(self.path, timeout, uri=False)
+        db = self._db
+        try:
+            tables = self._tables()
+            if tables:  # an existing database: it must be a Helix store, or it is left alone
+                ver = self._schema(tables)
+            else:
+                ver = None
             self.journal_mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
-                       (SCHEMA_VERSION,))
-            ver = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+            if ver is None:
+                db.execute("BEGIN IMMEDIATE")
+                if self._tables():  # another process created it meanwhile
+                    db.execute("COMMIT")
+                    ver = self._schema(self._tables())
+                else:
+                    for stmt in _SCHEMA.split(";"):
+                        if stmt.strip():
+                            db.execute(stmt)
+                    db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)",
+                               (SCHEMA_VERSION,))
+                    db.execute("COMMIT")
+                    ver = SCHEMA_VERSION
+            if ver == "1":
+                self._migrate_v1()
+            self.schema = SCHEMA_VERSION
         except sqlite3.Error as e:
-            self._db.close()
-            raise StoreError(f"{self.path} is not a usable Helix store: {e}") from None
-        if ver != SCHEMA_VERSION:
-            self._db.close()
-            raise StoreError(f"{self.path} has store schema {ver}, expected {SCHEMA_VERSION}")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._fail(f"{self.path} is not a usable Helix store: {e}")
 
+    def _migrate_v1(self) -> None:
+        """Schema 1 -> 2 in one transaction: add the chain column and chain the existing rows."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            ver = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+            if ver == "1":
+                cols = {r[1] for r in db.execute("PRAGMA table_info(log)")}
+                if "chain" not in cols:
+                    db.execute("ALTER TABLE log ADD COLUMN chain TEXT")
+                prev, last = "", 0
+                for seq, kind, key, digest in db.execute(
+                        "SELECT seq, kind, key, digest FROM log ORDER BY seq").fetchall():
+                    prev = chain_next(prev, seq, kind, key, digest)
+                    db.execute("UPDATE log SET chain = ? WHERE seq = ?", (prev, seq))
+                    last = seq
+                self._set_head(last, prev)
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------------------ rows
     def _q(self, sql: str, args: tuple = ()):
+        if self._db is None:
+            raise StoreError(f"store {self.path} is closed")
         try:
             return self._db.execute(sql, args)
         except sqlite3.Error as e:
+            if self.readonly and "readonly" in str(e).replace("-", ""):
+                raise StoreError(f"store {self.path} was opened read-only: {e}") from None
             raise StoreError(f"store {self.path}: {e}") from None
+
+    def _blob(self, data, what: str) -> bytes:
+        if not isinstance(data, bytes):
+            raise HLXError("E_HASH_MISMATCH",
+                           f"stored {what} is {_sql_type(data)}, not bytes (the row was altered)")
+        return data
 
     def _get_value(self, digest):
         row = self._q("SELECT data FROM log WHERE key = ? AND kind = 0", (digest,)).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else self._blob(row[0], f"value {digest[:16]}")
 
     def _get_binding(self, handle):
         row = self._q("SELECT digest, data FROM log WHERE key = ? AND kind = 1 "
                       "ORDER BY seq DESC LIMIT 1", (handle,)).fetchone()
-        return None if row is None else (row[0], bytes(row[1]))
+        if row is None:
+            return None
+        if not isinstance(row[0], str):
+            raise HLXError("E_HASH_MISMATCH", f"stored digest of {handle[:90]} is "
+                                              f"{_sql_type(row[0])}, not text (the row was altered)")
+        return row[0], self._blob(row[1], f"binding {handle[:90]}")
+
+    def _set_head(self, seq: int, chain: str) -> None:
+        self._q("INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?)", (f"{seq}:{chain}",))
+
+    def _tail(self) -> tuple[int, str]:
+        row = self._q("SELECT seq, chain FROM log ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            return 0, ""
+        return row[0], row[1] if isinstance(row[1], str) else ""
 
     def _append(self, kind, key, digest, data):
-        sql = ("INSERT OR IGNORE INTO log(kind, key, digest, data) VALUES (?, ?, ?, ?)"
-               if kind == VALUE else
-               "INSERT INTO log(kind, key, digest, data) VALUES (?, ?, ?, ?)")
-        self._q(sql, (kind, key, digest, sqlite3.Binary(data)))
+        def write():
+            last, prev = self._tail()
+            seq = last + 1
+            chain = chain_next(prev, seq, kind, key, digest)
+            sql = ("INSERT OR IGNORE INTO log(seq, kind, key, digest, data, chain) "
+                   "VALUES (?, ?, ?, ?, ?, ?)" if kind == VALUE else
+                   "INSERT INTO log(seq, kind, key, digest, data, chain) VALUES (?, ?, ?, ?, ?, ?)")
+            if self._q(sql, (seq, kind, key, digest, sqlite3.Binary(data), chain)).rowcount:
+                self._set_head(seq, chain)
+
+        self._atomic(write)  # the row and the head move together (one SQL transaction)
 
     def _last_seq(self):
         return self._q("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()[0]
@@ -445,6 +690,8 @@ class SQLiteStore(_Store):
     def _truncate(self, seq):
         self._q("DELETE FROM log WHERE seq > ?", (seq,))
         self._q("DELETE FROM snapshots WHERE seq > ?", (seq,))
+        last, chain = self._tail()
+        self._set_head(last, chain)
 
     def _new_snapshot(self, seq):
         return self._q("INSERT INTO snapshots(seq) VALUES (?)", (seq,)).lastrowid
@@ -492,6 +739,20 @@ class SQLiteStore(_Store):
     def _rows(self):
         return self._q("SELECT seq, kind, key, digest, data FROM log ORDER BY seq").fetchall()
 
+    def _chain_rows(self):
+        if self.schema == "1":
+            return None
+        return self._q("SELECT seq, chain FROM log ORDER BY seq").fetchall()
+
+    def _head(self):
+        if self.schema == "1":
+            return None
+        row = self._q("SELECT value FROM meta WHERE key = 'head'").fetchone()
+        return "" if row is None else row[0]
+
+    def _snapshot_rows(self):
+        return self._q("SELECT id, seq FROM snapshots ORDER BY id").fetchall()
+
     def _counts(self):
         values = self._q("SELECT COUNT(*) FROM log WHERE kind = 0").fetchone()[0]
         bindings = self._q("SELECT COUNT(DISTINCT key) FROM log WHERE kind = 1").fetchone()[0]
@@ -509,6 +770,11 @@ class SQLiteStore(_Store):
                     self._depth = 0
                 db.close()
                 self._db = None
+
+
+def _sql_type(v: object) -> str:
+    return {str: "text", int: "an integer", float: "a real", type(None): "NULL",
+            bytes: "a blob"}.get(type(v), type(v).__name__)
 
 
 def open_store(path: str | os.PathLike | None = None, **kw) -> _Store:
