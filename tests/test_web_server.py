@@ -13,10 +13,13 @@ from helix.system.server import asgi_app, check_loopback  # noqa: E402
 from helix.util import atomic_write_json, utc_now_iso  # noqa: E402
 from test_system_support import scripted_system  # noqa: E402
 
+LOOPBACK = "http://127.0.0.1:8000"  # the server answers only loopback Host names
+
 
 @pytest.fixture
 def client():
-    with TestClient(asgi_app(scripted_system(), max_body=4096, max_text=500, max_batch=4)) as c:
+    with TestClient(asgi_app(scripted_system(), max_body=4096, max_text=500, max_batch=4),
+                    base_url=LOOPBACK) as c:
         yield c
 
 
@@ -108,7 +111,7 @@ def test_status_endpoint(tmp_path):
     atomic_write_json(run / "ascii" / "status.json", {"time": utc_now_iso(), "brain": "ascii", "status": "training"})
     s = scripted_system()
     s.run_dir = run
-    with TestClient(asgi_app(s)) as c:
+    with TestClient(asgi_app(s), base_url=LOOPBACK) as c:
         r = c.get("/status")
     assert r.status_code == 200
     b = r.json()["brains"]
@@ -118,7 +121,7 @@ def test_status_endpoint(tmp_path):
 def test_missing_models_give_503():
     from helix.system.ask import System
 
-    with TestClient(asgi_app(System(None))) as c:
+    with TestClient(asgi_app(System(None)), base_url=LOOPBACK) as c:
         r = c.post("/ask", json={"text": "Represent true", "to": "lc_r"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "E_NO_MODEL"
         r = c.post("/ask", json={"text": "[TRUE]", "to": "lc_r"})  # the language core needs no model

@@ -6,9 +6,15 @@
     POST /ask      {"text", "to"?, "check"?} or {"requests": [{"text", "to"?}, ...], "check"?}
     POST /convert  {"text", "src"?, "dst"}: exact conversion by the language core
 
-Errors are JSON ``{"error": {"code", "message", ...}}``: 400 for HLX errors (code and position)
-and unroutable requests, 413 for a body over the limit, 422 for a malformed body, 503 when a
-brain the request needs is not trained. Models are loaded once, when the app starts.
+Errors are JSON ``{"error": {"code", "message", ...}}``: 400 for HLX errors (code and position),
+unroutable requests and a ``Host`` that is not loopback, 404 for an unknown path, 405 for a wrong
+method, 413 for a body over the limit, 422 for a malformed body (not JSON, not UTF-8, wrong
+fields), 500 for anything unexpected (never a traceback), 503 when a brain the request needs is
+not trained. Models are loaded once, when the app starts.
+
+Only loopback ``Host`` names are answered (``127.0.0.1``/any ``127.x.x.x``, ``localhost``,
+``[::1]``, each with or without a port), so a page elsewhere cannot reach the server through DNS
+rebinding; ``/openapi.json`` and ``/docs`` are off unless ``create_app(openapi=True)``.
 """
 
 # (no `from __future__ import annotations`: FastAPI must see the request models defined in create_app)
@@ -73,6 +79,57 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+def host_is_loopback(host: str | None) -> bool:
+    """Whether an HTTP ``Host`` header names this machine's loopback (port allowed)."""
+    if not host:
+        return False
+    h = host.strip().lower()
+    if h.startswith("["):  # [::1] or [::1]:8000
+        end = h.find("]")
+        if end < 0:
+            return False
+        name, rest = h[1:end], h[end + 1:]
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            return False
+        try:
+            return ipaddress.IPv6Address(name).is_loopback
+        except ValueError:
+            return False
+    name, sep, port = h.partition(":")
+    if sep and not port.isdigit():
+        return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackHostMiddleware:
+    """Answer only requests whose ``Host`` is loopback (400 in the app's error format)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        host = None
+        for k, v in scope.get("headers") or []:
+            if k == b"host":
+                host = v.decode("latin-1")
+                break
+        if not host_is_loopback(host):
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            shown = (host or "")[:100].encode("ascii", "backslashreplace").decode()
+            return await _send_json(send, 400, _err(
+                "E_HOST", f"Host {shown!r} is not a loopback name: helix serve answers only "
+                          "127.0.0.1, localhost and [::1]"))
+        return await self.app(scope, receive, send)
+
+
 def _err(code: str, message: str, **extra) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
 
@@ -101,11 +158,15 @@ def create_app(
     max_text: int = MAX_TEXT_CHARS,
     max_batch: int = DEFAULT_MAX_BATCH,
     preload: bool = True,
+    openapi: bool = False,
 ):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
     from pydantic import BaseModel, Field
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from helix.hlx import HLXError
 
     if system is None:
         if run_dir is None:
@@ -120,7 +181,9 @@ def create_app(
             load_state.update(sysobj.load_all())
         yield
 
-    app = FastAPI(title="Helix", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Helix", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if openapi else None, redoc_url=None,
+                  openapi_url="/openapi.json" if openapi else None)
     app.state.system = sysobj
 
     class AskItem(BaseModel):
@@ -144,7 +207,30 @@ def create_app(
         for e in exc.errors():
             loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{loc or 'body'}: {e.get('msg')}")
-        return JSONResponse(_err("E_REQUEST", "; ".join(parts) or "malformed request"), status_code=422)
+        msg = "; ".join(parts) or "malformed request"
+        return JSONResponse(_err("E_REQUEST", _printable(msg)), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        code = _HTTP_CODES.get(exc.status_code, "E_HTTP")
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "the body cannot be parsed (JSON in UTF-8 expected)"
+        elif exc.status_code == 404:
+            detail = f"no such path {request.url.path[:200]!r}"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path[:200]!r}"
+        return JSONResponse(_err(code, _printable(detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(HLXError)
+    async def _hlx_error(request: Request, exc: HLXError):
+        return JSONResponse({"error": exc.to_dict()}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        return JSONResponse(_err("E_INTERNAL", f"internal error ({type(exc).__name__})"),
+                            status_code=500)
 
     @app.exception_handler(RouteError)
     async def _route_error(request: Request, exc: RouteError):
@@ -216,6 +302,15 @@ def create_app(
     return app
 
 
+_HTTP_CODES = {400: "E_REQUEST", 404: "E_NOT_FOUND", 405: "E_METHOD_NOT_ALLOWED",
+               413: "E_REQUEST_TOO_LARGE", 415: "E_REQUEST", 422: "E_REQUEST"}
+
+
+def _printable(s: str) -> str:
+    """``s`` with anything that is not valid Unicode escaped (a JSON answer must encode)."""
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _fmt(name: str | None) -> str | None:
     if name is None or name == "" or name == "auto":
         return None
@@ -250,5 +345,7 @@ def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, dev
 
 
 def asgi_app(system: System | None = None, *, max_body: int = DEFAULT_MAX_BODY, **kw):
-    """The app wrapped in the body-size limit (what `serve` runs; tests use it with TestClient)."""
-    return BodyLimitMiddleware(create_app(system, max_body=max_body, **kw), max_body)
+    """The app behind the loopback-Host check and the body-size limit (what `serve` runs; tests
+    use it with ``TestClient(app, base_url="http://127.0.0.1")``)."""
+    return LoopbackHostMiddleware(BodyLimitMiddleware(create_app(system, max_body=max_body, **kw),
+                                                      max_body))
