@@ -17,6 +17,8 @@ from pathlib import Path
 
 import typer
 
+from helix.cli import internal_error
+
 corpus_app = typer.Typer(help="Build, verify and inspect the training corpora.",
                          no_args_is_help=True, add_completion=False)
 
@@ -40,6 +42,11 @@ def build_cmd(
     except CorpusError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
+    except OSError as e:
+        typer.echo(f"error: cannot write the corpus to {out}: {e}", err=True)
+        raise typer.Exit(1)
+    except Exception as e:  # noqa: BLE001 - never a traceback
+        internal_error(e)
     dt = time.perf_counter() - t0
     total = sum(f.get("records", 0) for f in m["files"].values())
     typer.echo(f"built {out} in {dt:.1f} s: {total} records, seed {seed}, size {size}")
@@ -57,7 +64,15 @@ def verify_cmd(directory: Path = typer.Argument(..., help="Corpus folder.")) -> 
     if not directory.is_dir():
         typer.echo(f"error: {directory} is not a folder", err=True)
         raise typer.Exit(2)
-    problems = verify_corpus(directory)
+    try:
+        problems = verify_corpus(directory)
+    except OSError as e:
+        typer.echo(f"error: cannot read {directory}: {e}", err=True)
+        raise typer.Exit(1)
+    except Exception as e:  # noqa: BLE001 - a hostile file is a failed check, not a traceback
+        typer.echo(f"error: {directory} cannot be verified: {type(e).__name__}: "
+                   f"{str(e)[:300]}", err=True)
+        raise typer.Exit(1)
     for p in problems:
         typer.echo(p)
     if problems:
@@ -69,16 +84,24 @@ def verify_cmd(directory: Path = typer.Argument(..., help="Corpus folder.")) -> 
 @corpus_app.command("stats")
 def stats_cmd(directory: Path = typer.Argument(..., help="Corpus folder.")) -> None:
     """Counts and shares per corpus, split, target format and category."""
-    from rich.console import Console
-    from rich.table import Table
-
     from helix.corpus import corpus_stats
 
     try:
         st = corpus_stats(directory)
-    except (FileNotFoundError, ValueError) as e:
+        _print_stats(st)
+    except (OSError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
+    except Exception as e:  # noqa: BLE001 - a damaged manifest or record, not a traceback
+        typer.echo(f"error: {directory} is not a readable corpus: {type(e).__name__}: "
+                   f"{str(e)[:300]}", err=True)
+        raise typer.Exit(1)
+
+
+def _print_stats(st: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     con = Console(file=sys.stdout)
     if st.get("seed") is not None:
         con.print(f"generator {st.get('generator_version')}, seed {st['seed']}, size "

@@ -399,11 +399,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _stale(p: Path) -> bool:
+    """A temp folder ``….<kind>-PID`` whose process is gone (never this process's own)."""
+    pid = p.name.rsplit("-", 1)[-1]
+    return pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
 def _remove_stale_temps(out: Path) -> None:
-    """Remove temp folders of builds of ``out`` that were killed (their process is gone)."""
-    for p in out.parent.glob(f".{out.name}.building-*"):
-        pid = p.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+    """Tidy after killed builds of ``out``: remove their ``.NAME.building-PID`` and
+    ``.NAME.old-PID`` folders (only those whose process is gone). A build killed between its two
+    renames leaves no ``out`` but the previous corpus in ``.NAME.old-PID``: that one is put back
+    first, so ``out`` is never missing longer than a crash."""
+    parent = out.parent
+    olds = sorted((p for p in parent.glob(f".{out.name}.old-*") if p.is_dir() and _stale(p)),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    if olds and not os.path.lexists(out) and (olds[0] / "manifest.json").is_file():
+        os.replace(olds[0], out)
+        olds = olds[1:]
+    for p in olds:
+        shutil.rmtree(p, ignore_errors=True)
+    for p in parent.glob(f".{out.name}.building-*"):
+        if _stale(p):
             shutil.rmtree(p, ignore_errors=True)
 
 
