@@ -5,8 +5,13 @@ On CUDA (default: both full presets, bf16 autocast, torch.compile, fused AdamW):
     python benchmarks/bench_train.py                       # coordinator-100m and specialist-50m
     python benchmarks/bench_train.py --batch-size 64 --seq-len 256 --steps 30
 
-On CPU it runs a small shape (the tiny presets, short sequences) so that the script is exercised
-everywhere. ``--original`` adds the earlier system's loop side by side (fp32, Adam lr 1e-4,
+On CPU (``--device cpu``, or no GPU) it measures the tiny presets with the CPU recipe (Muon +
+AdamW, batch 32, the lexical tokenizer's vocabulary and mean record length) along every precision
+path side by side in one run: bf16 autocast on/off x SDPA/explicit attention x Newton-Schulz in
+bf16/fp32, each with tokens/s, records/s and model FLOP utilisation against this machine's
+measured fp32 matmul rate (helix.ml.precision), and marks the path the capability probe picks::
+
+    python benchmarks/bench_train.py --device cpu --threads 2 ``--original`` adds the earlier system's loop side by side (fp32, Adam lr 1e-4,
 batch 4, sequence 256, no compile). MFU = (6·N + 12·L·d·T) FLOPs per token × tokens/s over the
 device's dense bf16 peak, looked up by device name (helix.ml.flops.PEAK_BF16).
 Data are random full-length token rows (no padding), so the figures are the model's throughput.
@@ -85,6 +90,88 @@ def bench(preset: str, device: torch.device, *, batch: int, seq: int, steps: int
     }
 
 
+CPU_PATHS = [(a, at, ns) for a in ("off", "bf16") for at in ("sdpa", "explicit") for ns in ("fp32", "bf16")]
+
+
+def bench_cpu_path(preset: str, *, autocast: str, attention: str, muon_ns: str, batch: int, seq: int,
+                   vocab: int, steps: int) -> dict:
+    import dataclasses
+
+    from helix.ml.optim import build_optimizer
+
+    cfg = dataclasses.replace(get_preset(preset), vocab_size=vocab)
+    torch.manual_seed(0)
+    model = GPT(cfg)
+    model.set_attention(attention)
+    opt = build_optimizer(model, kind="muon", lr=1e-3, weight_decay=0.05, betas=(0.9, 0.95),
+                          muon_ns_dtype=muon_ns)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(20, vocab, (batch, seq + 1), generator=g)
+    inp, tgt = x[:, :-1].contiguous(), x[:, 1:].contiguous()
+    w = torch.ones_like(tgt, dtype=torch.float32)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast == "bf16"):
+            logits = model(inp)
+        (loss_fn(logits, tgt, w) / w.sum()).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    dt = (time.perf_counter() - t0) / steps
+    return {"preset": preset, "autocast": autocast, "attention": attention, "muon_ns": muon_ns,
+            "batch": batch, "seq_len": seq, "step_s": dt, "tokens_per_s": batch * seq / dt,
+            "records_per_s": batch / dt, "flops_per_s": train_flops(cfg, [seq] * batch) / dt}
+
+
+def main_cpu(a) -> int:
+    from helix.ml import precision
+
+    precision.flush_denormals()
+    threads = torch.get_num_threads()
+    machine = precision.machine_summary()
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores, {threads} threads, torch {machine['torch']}, "
+          f"native bf16: {machine['native_bf16']} ({', '.join(machine['isa'])})")
+    batch, seq = a.batch_size or 32, a.seq_len or 48  # the CPU recipe: batch 32, ~48 lexical tokens a record
+    vocab = 1600  # the lexical tokenizer's padded vocabulary on the default corpus
+    results = []
+    for preset in (a.presets.split(",") if a.presets else ["coordinator-tiny"]):
+        cfg = get_preset(preset)
+        m = precision.measure(cfg.d_model, cfg.n_heads, cfg.d_ff, batch=batch, seq=seq)
+        pick = precision.decide(m)
+        peak = m["matmul_fp32_gflops"] * 1e9
+        print(f"{preset}: measured fp32 matmul {m['matmul_fp32_gflops']:.1f} GFLOP/s, bf16 "
+              f"{m['matmul_bf16_gflops']:.1f} GFLOP/s; the probe picks autocast {pick['autocast']}, "
+              f"attention {pick['attention']}, Newton-Schulz {pick['muon_ns']}")
+        print(f"{'autocast':>8} {'attention':>9} {'NS':>5} {'ms/step':>9} {'tok/s':>9} {'records/s':>9} "
+              f"{'MFU':>6} {'vs pick':>8}")
+        rows = []
+        for autocast, attention, ns in CPU_PATHS:
+            slow = autocast == "bf16" or ns == "bf16"
+            r = bench_cpu_path(preset, autocast=autocast, attention=attention, muon_ns=ns, batch=batch,
+                               seq=seq, vocab=vocab, steps=max(1, (a.steps or 6) // (3 if slow else 1)))
+            r["mfu_vs_fp32_matmul"] = r["flops_per_s"] / peak
+            r["picked"] = (autocast, attention, ns) == (pick["autocast"], pick["attention"], pick["muon_ns"])
+            rows.append(r)
+        best = next(r for r in rows if r["picked"])
+        for r in rows:
+            r["vs_pick"] = r["tokens_per_s"] / best["tokens_per_s"]
+            print(f"{r['autocast']:>8} {r['attention']:>9} {r['muon_ns']:>5} {r['step_s'] * 1e3:>9.1f} "
+                  f"{r['tokens_per_s']:>9,.0f} {r['records_per_s']:>9.1f} {100 * r['mfu_vs_fp32_matmul']:>5.1f}% "
+                  f"{r['vs_pick']:>7.2f}x" + ("  <- probe's pick" if r["picked"] else ""), flush=True)
+        results.append({"preset": preset, "machine": machine, "threads": threads, "probe": m, "pick": pick,
+                        "paths": rows})
+    if a.json_out:
+        from helix.util import atomic_write_json
+
+        atomic_write_json(a.json_out, results)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto")
@@ -107,6 +194,8 @@ def main(argv=None) -> int:
     else:
         device = torch.device(a.device)
     cuda = device.type == "cuda"
+    if not cuda:
+        return main_cpu(a)
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -41,6 +41,7 @@ def test_train_format_weight_option(tmp_path):
     assert _parse_format_weights(["lc_t=3", "lc_b = 1"]) == {"lc_t": 3, "lc_b": 1}
     corpus = write_corpus(tmp_path / "corpus", n=8, train_copies=1)  # 4 lc_t and 4 lc_b train records
     base = ["train", "--brain", "ascii", "--corpus", str(corpus), "--max-steps", "1", "--quiet", "--progress", "off",
+            "--gate-floor", "0",
             "--eval-sample", "1", "--gate-epochs", "99"]
     out = tmp_path / "o"
     r = CliRunner().invoke(app, base + ["--out", str(out), "--format-weight", "lc_t=3"])

@@ -42,7 +42,7 @@ def write_corpus(d: Path, brain: str = "ascii", n: int = 24, train_copies: int =
 def cfg_for(corpus: Path, out: Path, **kw) -> TrainConfig:
     base = dict(brain="ascii", corpus=str(corpus), preset="specialist-tiny", out=str(out), epochs=3,
                 batch_size=8, lr=3e-3, warmup=0.05, gate_epochs=(), model_overrides=SMALL, num_threads=1,
-                plateau_patience=0, log_every=1, eval_sample=24, progress="off")
+                plateau_patience=0, log_every=1, eval_sample=24, progress="off", gate_floor=0.0)
     base.update(kw)
     return TrainConfig(**base)
 

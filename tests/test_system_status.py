@@ -77,8 +77,8 @@ def test_table_shows_every_brain(run):
     con = Console(record=True, width=220)
     con.print(st.render_status(run, stall_after_s=300))
     out = con.export_text()
-    for needle in ("coordinator", "ascii", "runic", "training (stalled?)", "completed", "staged",
-                   "2/8", "120/480", "0.4321", "0.5123", "62.5%", "97.0%", "ep1 FAIL 1/3", "12,346",
+    for needle in ("coordinator", "ascii", "runic", "training?", "completed", "staged",
+                   "2/8", "120/480", "0.512", "62.5%", "97.0%", "gate ep1 FAIL 1/3", "12,346",
                    "WARNING coordinator: no update for 1h00m", "needs 5.00 GiB"):
         assert needle in out, needle
 
@@ -141,3 +141,22 @@ def test_human_duration():
     assert st.human_duration(125) == "2m05s"
     assert st.human_duration(3 * 3600 + 120) == "3h02m"
     assert st.human_duration(None) == "-"
+
+
+def test_table_fits_an_80_column_terminal_without_cutting_words(run):
+    write_status(run, "coordinator", tokens_per_s=4256.0, step=1650, total_steps=19824,
+                 precision={"autocast": "off", "attention": "sdpa", "muon_ns": "fp32"},
+                 projection={"line": "SHORT: projects 1,650 steps in 828s (2.00/s); the recipe needed 4,000",
+                             "short": True})
+    write_status(run, "ascii", status="quality_failed", val_exact_match=0.31,
+                 verdict={"line": "test exact 31.0% (target 90%): quality_failed", "met": False})
+    con = Console(record=True, width=80)
+    con.print(st.render_status(run, stall_after_s=300))
+    out = con.export_text()
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out  # no column cut to a few letters
+    for word in ("coordinator", "training", "quality_failed", "1650/19824", "4,256", "62.5%", "val EM", "ETA"):
+        assert word in out
+    flat = " ".join(out.split())  # the lines under the table wrap at word boundaries
+    assert "SHORT: projects 1,650 steps in 828s" in flat and "fp32 sdpa NS-fp32" in flat
+    assert "ascii: test exact 31.0% (target 90%): quality_failed" in flat

@@ -67,7 +67,12 @@ def train_cmd(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     seed: Optional[int] = typer.Option(None, "--seed"),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model"),
-    amp: Optional[str] = typer.Option(None, "--amp", help="auto (bf16 on CUDA) | bf16 | off"),
+    amp: Optional[str] = typer.Option(None, "--amp", help="bf16 autocast: auto (measured on this machine) | bf16 | off"),
+    attention: Optional[str] = typer.Option(None, "--attention", help="auto (measured) | sdpa | explicit"),
+    tokenizer: Optional[str] = typer.Option(
+        None, "--tokenizer", help="lex (the forms' lexical units; default) | char (one token per character)"),
+    muon_ns: Optional[str] = typer.Option(
+        None, "--muon-ns", help="precision of Muon's Newton-Schulz step: auto (measured) | bf16 | fp32"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps"),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="seconds"),
     schedule_by_time: Optional[bool] = typer.Option(
@@ -87,9 +92,16 @@ def train_cmd(
     gate_epochs: Optional[str] = typer.Option(None, "--gate-epochs", help="e.g. 1,5,10,20,50,100"),
     gate_policy: Optional[str] = typer.Option(None, "--gate-policy", help="warn | stop"),
     gate_stop_from: Optional[int] = typer.Option(None, "--gate-stop-from", help="first epoch a failed gate may stop"),
-    gate_min_exact: Optional[float] = typer.Option(None, "--gate-min-exact"),
+    gate_min_exact: Optional[float] = typer.Option(None, "--gate-min-exact", help="the target val exact match"),
+    gate_floor: Optional[float] = typer.Option(
+        None, "--gate-floor", help="a run ending below this val exact match is quality_failed (default 0.5)"),
     keep_last: Optional[int] = typer.Option(None, "--keep-last", help="epoch checkpoints kept"),
     eval_sample: Optional[int] = typer.Option(None, "--eval-sample", help="val records decoded per epoch"),
+    eval_every_steps: Optional[int] = typer.Option(
+        None, "--eval-every-steps", help="also decode the val sample every N steps (time-to-accuracy)"),
+    stop_at_target: Optional[bool] = typer.Option(
+        None, "--stop-at-target/--no-stop-at-target",
+        help="stop once an evaluation reaches --gate-min-exact (a budget of work under --time-budget)"),
     plateau_patience: Optional[int] = typer.Option(None, "--plateau-patience", help="epochs (0: off)"),
     save_every_steps: Optional[int] = typer.Option(None, "--save-every-steps"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads"),
@@ -111,11 +123,13 @@ def train_cmd(
     for k, v in dict(epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, min_lr=min_lr,
                      optimizer=optimizer, muon_lr_mult=muon_lr_mult,
                      weight_decay=weight_decay, warmup=warmup, clip=clip, dropout=dropout, seed=seed,
-                     compile=compile, amp=amp, max_steps=max_steps, time_budget_s=time_budget,
+                     compile=compile, amp=amp, attention=attention, muon_ns_dtype=muon_ns, tokenizer=tokenizer, max_steps=max_steps, time_budget_s=time_budget,
                      schedule_by_time=schedule_by_time, mix=mix,
                      init_from=str(init_from) if init_from is not None else None,
                      gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,
-                     keep_last=keep_last, eval_sample=eval_sample, plateau_patience=plateau_patience,
+                     gate_floor=gate_floor,
+                     keep_last=keep_last, eval_sample=eval_sample, eval_every_steps=eval_every_steps,
+                     stop_at_target=stop_at_target, plateau_patience=plateau_patience,
                      save_every_steps=save_every_steps, num_threads=threads, log_every=log_every,
                      debug_kill_at_step=debug_kill_at_step).items():
         if v is not None:

@@ -94,6 +94,21 @@ def get_preset(name: str) -> ModelConfig:
 
 DEFAULT_GATE_EPOCHS = (1, 5, 10, 20, 50, 100)
 
+#: Optimizer steps (batch 32) after which the CPU recipe's brains reached their target test
+#: exact match in a measured main job (docs/RESULTS.md). The launcher compares the steps a
+#: machine can make in the budget with these (helix.system.projection). A brain missing here has
+#: not reached its target in any measured run, and the projection says so.
+RECIPE_STEPS_TO_TARGET: dict[str, int] = {}
+#: What the CPU recipe reached in its measured main job (docs/RESULTS.md): optimizer steps, the
+#: validation exact match at the end, and the machine. The projection quotes it beside the steps
+#: a machine will make, so that a user sees how far the budget goes.
+RECIPE_REFERENCE: dict[str, dict] = {
+    # the main job of 2026-12-03 (lexical tokens, fp32, 1,150 s of training on 2 cores)
+    "coordinator": {"steps": 2304, "val_exact_match": 0.655, "machine": "AMD EPYC, 2 cores, AVX2"},
+    "ascii": {"steps": 562, "val_exact_match": 0.535, "machine": "AMD EPYC, 2 cores, AVX2"},
+    "runic": {"steps": 650, "val_exact_match": 0.820, "machine": "AMD EPYC, 2 cores, AVX2"},
+}
+
 
 @dataclass
 class TrainConfig:
@@ -121,7 +136,8 @@ class TrainConfig:
     gate_epochs: tuple[int, ...] = DEFAULT_GATE_EPOCHS
     gate_policy: str = "warn"  # warn | stop
     gate_stop_from: int = 20  # a failed gate stops the run only from this epoch (and at the end)
-    gate_min_exact: float = 0.9  # val exact match a gate needs (besides every gate request)
+    gate_min_exact: float = 0.9  # val exact match a gate needs (besides every gate request): the target
+    gate_floor: float = 0.5  # a run ending below this val exact match is quality_failed, not completed
     keep_last: int = 3
     resume: bool = False
     # recipe details
@@ -130,7 +146,9 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     schedule: str = "cosine"  # cosine | constant
     schedule_by_time: bool = False  # cosine over the time budget instead of the steps (not reproducible)
-    amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
+    amp: str = "auto"  # auto (measured: helix.ml.precision) | bf16 | off
+    attention: str = "auto"  # auto (measured) | sdpa | explicit
+    muon_ns_dtype: str = "auto"  # auto (measured) | bf16 | fp32: Muon's Newton-Schulz precision
     bucket: bool = True  # length-bucketed batches
     pad_to: int | None = None  # pad every sequence to this length (the original recipe: 256)
     pad_multiple: int = 8  # round each batch's length up to a multiple (fewer distinct shapes)
@@ -140,10 +158,12 @@ class TrainConfig:
     mix: str = "own"  # own: this brain's corpus file; all: every brain's training records
     init_from: str | None = None  # checkpoint directory whose weights start the run (same shape)
     format_weights: dict = field(default_factory=dict)  # {format: n}: train records reading or writing it n times
+    tokenizer: str = "lex"  # lex (the forms' lexical units, helix.ml.tokenizer) | char
     # evaluation and abort rules
     eval_sample: int = 200  # val records decoded greedily each epoch (exact match, validity)
     val_loss_limit: int | None = 2000  # val records used for the validation loss (None: all)
     eval_every_steps: int | None = None  # extra val exact-match evaluations inside an epoch
+    stop_at_target: bool = False  # stop once an evaluation reaches gate_min_exact (a budget of work)
     plateau_patience: int = 10  # epochs without val loss / exact-match progress → abort (0: off)
     diverge_factor: float = 4.0
     log_every: int = 20
@@ -200,7 +220,10 @@ def default_train_config(brain: str, preset: str | None = None, device: str = "a
             brain=brain, preset=preset, device=device, epochs=8, batch_size=32, lr=1e-3,
             optimizer="muon", muon_lr_mult=10.0,
             warmup=0.03, min_lr=5e-5, weight_decay=0.05, clip=1.0, gate_epochs=(1, 4, 8), log_every=100,
-            gate_stop_from=8, num_threads=None, amp="bf16" if cpu_has_fast_bf16() else "auto",
+            gate_stop_from=8, num_threads=None, stop_at_target=True,
+            # the validation sample every ~3 minutes of this CPU's training: the time-to-accuracy
+            # curve, and the work budget (a brain stops at its target)
+            eval_every_steps=500 if brain == "coordinator" else 200,
             # LC-B is the format both ASCII-speaking brains learn slowest (docs/BRAINS.md)
             format_weights={"lc_b": 2} if brain in ("coordinator", "ascii") else {},
         )

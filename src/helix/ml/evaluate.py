@@ -36,6 +36,31 @@ def pairs_to_records(path: str | Path, to: str, *, src_fmt: str = "english") -> 
     return recs
 
 
+def lcb_heldout_rule(corpus: str | Path):
+    """A predicate on test records: the LC-B target holds a held-out number (one that no training
+    record holds, helix.corpus.splits.heldout_number); None when the corpus has no manifest."""
+    import json
+
+    from helix.corpus.splits import heldout_number, value_ints
+    from helix.hlx import decode
+
+    manifest = Path(corpus) / "manifest.json" if Path(corpus).is_dir() else Path(corpus).parent / "manifest.json"
+    try:
+        seed = json.loads(manifest.read_text(encoding="utf-8"))["seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+    def rule(r: dict) -> bool:
+        if r.get("tgt_fmt") != "lc_b" or not r.get("value"):
+            return False
+        try:
+            return any(heldout_number(n, seed) for n in value_ints(decode(r["value"], "hlx")))
+        except Exception:  # noqa: BLE001 - a record whose value does not parse is no held-out one
+            return False
+
+    return rule
+
+
 def evaluate(
     ckpt_dir: str | Path,
     *,
@@ -85,6 +110,9 @@ def evaluate(
     coordinator = b.brain == "coordinator"
     per: dict[str, dict] = {}
     wrong = []
+    held_fn = lcb_heldout_rule(corpus) if pairs is None and corpus is not None else None
+    held = {"n": 0, "exact": 0}
+    rest = {"n": 0, "exact": 0}
     for r, g in zip(recs, gens):
         f = r["tgt_fmt"]
         s = per.setdefault(f, {"n": 0, "exact": 0, "sem_n": 0, "sem": 0, "val_n": 0, "val": 0,
@@ -95,6 +123,9 @@ def evaluate(
         s["finished"] += g.finished
         ex = g.text == r["tgt"] and route_ok
         s["exact"] += ex
+        grp = held if held_fn is not None and held_fn(r) else rest
+        grp["n"] += 1
+        grp["exact"] += ex
         sem = hlxcheck.semantic_match(f, g.text, r["tgt"])
         if sem is not None:
             s["sem_n"] += 1
@@ -138,6 +169,13 @@ def evaluate(
     }
     if coordinator:
         report["route_accuracy"] = tot["route_ok"] / n if n else None
+    if held_fn is not None:
+        # LC-B targets holding a number no training record has: decimal -> signed LEB128 computed
+        # inside the model. Reported on their own line and left out of the brain's target figure.
+        report["lcb_heldout_number"] = {"n": held["n"],
+                                        "exact_match": held["exact"] / held["n"] if held["n"] else None}
+        report["target_exact_match"] = rest["exact"] / rest["n"] if rest["n"] else None
+        report["target_n"] = rest["n"]
     if retry_invalid:
         report["retried"] = retried
     if examples:
@@ -162,6 +200,10 @@ def format_table(report: dict) -> str:
     if report.get("route_accuracy") is not None:
         line += f" {pct(report['route_accuracy'])}"
     lines.append(line)
+    if report.get("lcb_heldout_number") and report["lcb_heldout_number"]["n"]:
+        h = report["lcb_heldout_number"]
+        lines.append(f"{'lc_b held-out numbers':<22} {h['n']:>6} {pct(h['exact_match']):>7}  (left out of the target)")
+        lines.append(f"{'target (the rest)':<22} {report['target_n']:>6} {pct(report['target_exact_match']):>7}")
     if not report.get("hlx_available"):
         lines.append("(helix.hlx unavailable: semantic match and validity not computed)")
     return "\n".join(lines)

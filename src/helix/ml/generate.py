@@ -7,7 +7,7 @@
     g.text, g.route, g.finished
 
 Prompts are left-padded so that every row's next token sits in the same column; each row keeps its
-own positions and a key mask hides the padding. Only characters and ``<eos>`` can be generated
+own positions and a key mask hides the padding. Only text tokens and ``<eos>`` can be generated
 (plus a route tag as the coordinator's first token).
 """
 
@@ -52,7 +52,7 @@ def _autocast(device: torch.device, enabled: bool):
 
 def _allowed_masks(tok: Tokenizer, vocab: int, with_route: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
     body = torch.zeros(vocab, dtype=torch.bool)
-    for i in tok.char_ids.values():
+    for i in tok.text_ids.values():
         body[i] = True
     body[tok.eos_id] = True
     if with_route:
@@ -137,7 +137,7 @@ def generate_ids(
                     finished[r] = True
                     done_now.append(j)
                 else:
-                    ch = tok.id_to_char.get(t)
+                    ch = tok.id_to_text.get(t)
                     if ch is not None:
                         texts[r] += ch
                     if int(next_pos[j]) + 1 >= cfg.max_len:
@@ -203,7 +203,7 @@ def _choose_constrained(logit_row, prob_row, tok, generator, constraint, fmt, te
             if complete is None:
                 complete = bool(constraint(fmt, text)[1])
             return complete
-        ch = tok.id_to_char.get(t)
+        ch = tok.id_to_text.get(t)
         return ch is not None and bool(constraint(fmt, text + ch)[0])
 
     if prob_row is None:  # greedy: best-scoring admissible token
@@ -247,12 +247,19 @@ class Brain:
         brain = ck["config"].get("brain")
         if brain not in ("coordinator", "ascii", "runic"):
             raise CheckpointError(f"checkpoint {ck['dir']}: unknown brain {brain!r}")
-        model = GPT(ck["model_cfg"])
+        try:
+            model = GPT(ck["model_cfg"], run_mask=ck["tokenizer"].run_char_mask())
+        except ValueError as e:
+            raise CheckpointError(f"checkpoint {ck['dir']}: tokenizer does not fit its model: {e}") from None
         try:
             model.load_state_dict(ck["state_dict"])
         except RuntimeError as e:
             raise CheckpointError(f"checkpoint {ck['dir']}: weights do not fit its config: {e}") from None
         dev = resolve_device(device)
+        if dev.type == "cpu":
+            from helix.ml.precision import flush_denormals
+
+            flush_denormals()
         return cls(model.to(dev), ck["tokenizer"], brain, config=ck["config"], meta=ck["meta"],
                    path=ck["dir"])
 

@@ -68,6 +68,7 @@ class Attention(nn.Module):
         self.cfg = cfg
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.impl = "auto"  # sdpa | explicit | auto (explicit for bf16 on the CPU); GPT.set_attention
 
     def forward(self, x, rope, mask, cache: KVCache | None, layer: int):
         B, T, C = x.shape
@@ -82,7 +83,9 @@ class Attention(nn.Module):
             k = cache.k[layer][:, :, : start + T]
             v = cache.v[layer][:, :, : start + T]
         dropout = self.cfg.dropout if self.training else 0.0
-        if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        explicit = self.impl == "explicit" or (
+            self.impl == "auto" and q.device.type == "cpu" and q.dtype == torch.bfloat16)
+        if explicit:
             y = explicit_attention(q, k, v, mask, dropout)
         elif mask is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
@@ -143,7 +146,9 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, run_mask: list[bool] | None = None) -> None:
+        """``run_mask``: per token id, whether it belongs to a run (``Tokenizer.run_char_mask()``
+        of the tokenizer in use; default: the character tokenizer's)."""
         super().__init__()
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
@@ -157,7 +162,9 @@ class GPT(nn.Module):
         # the nibbles of a hex payload) are lookups. The mask says which token ids are run chars.
         self.run_emb = nn.Embedding(cfg.run_rows, cfg.d_model) if cfg.run_pos else None
         if cfg.run_pos:
-            mask = Tokenizer().run_char_mask()
+            mask = list(run_mask if run_mask is not None else Tokenizer().run_char_mask())
+            if len(mask) > cfg.vocab_size:
+                raise ValueError(f"run mask for {len(mask)} tokens, vocabulary of {cfg.vocab_size}")
             mask += [False] * (cfg.vocab_size - len(mask))
             self.register_buffer("run_char", torch.tensor(mask[: cfg.vocab_size]), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
@@ -176,6 +183,13 @@ class GPT(nn.Module):
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def set_attention(self, impl: str) -> None:
+        """Attention kernel of every layer: ``sdpa``, ``explicit`` or ``auto`` (helix.ml.precision)."""
+        if impl not in ("auto", "sdpa", "explicit"):
+            raise ValueError(f"attention must be auto, sdpa or explicit, not {impl!r}")
+        for b in self.blocks:
+            b.attn.impl = impl
 
     def forward(
         self,

@@ -1,9 +1,18 @@
-"""Character-level tokenizer over a fixed vocabulary.
+"""Tokenizers: character-level (``helix-char``) and lexical (``helix-lex``, the CPU default).
 
-One token per Unicode code point. The vocabulary is fixed (it does not depend on the corpus):
-specials, one tag per format, the route tags, then the characters every corpus text can contain
-(ASCII printable, newline, the LC-R glyphs). ``<unk>`` is never a real character: a character
-outside the vocabulary encodes to it and is counted, never silently dropped.
+Both start from the same fixed base: specials, one tag per format, the route tags, then the
+characters every corpus text can contain (ASCII printable, newline, the LC-R glyphs). ``<unk>``
+is never a real character: a character outside the vocabulary encodes to it and is counted,
+never silently dropped.
+
+The lexical tokenizer adds the forms' own lexical units, so a record is about half as many
+tokens (docs/BRAINS.md): the LC-T words (``ARR_START``, ``INT(``, ``FIELD_`` ...), the
+separators ``, `` and ``: ``, the handle prefix ``&h_``, LC-B's ``[0x`` and its 256 hex byte
+pairs (an LC-B text is ``[0x``, one token per byte, ``]``), and the English and identifier words
+(letters only) that occur at least ``min_count`` times in the training records. Digits stay one
+per token, so numbers keep their digit structure; a word outside the vocabulary is spelled in
+characters. Decoding is concatenation, so any token sequence decodes and the grammar constraint
+(a text prefix check) works unchanged. The vocabulary is saved in ``tokenizer.json``.
 
 Sequence layout (docs/CONVENTIONS.md)::
 
@@ -15,6 +24,8 @@ The loss covers everything after ``<sep>`` (route tag, target characters, ``<eos
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +38,15 @@ SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>", "<sep>")
 LCR_GLYPHS = "∅⊤⊥⊠⟁🜊🜁🜂🜃🜄◇◆"
 CHARS = "".join(chr(c) for c in range(0x20, 0x7F)) + "\n" + LCR_GLYPHS
 TOKENIZER_VERSION = 1
+LEX_VERSION = 1
+#: LC-T's words (spec §5), longest first so that the lexer prefers them.
+LCT_WORDS = ("OBJ_START", "ARR_START", "OBJ_END", "ARR_END", "HANDLE(", "FIELD_", "FLOAT(", "BYTES(",
+             "FALSE", "TEXT(", "NULL", "TRUE", "INT(", "KEY(")
+LEX_UNITS = (", ", ": ", "&h_", "[0x")
+HEX_PAIRS = tuple(f"{i:02x}" for i in range(256))
+_LEX = re.compile("|".join(re.escape(w) for w in LCT_WORDS + LEX_UNITS[:3]) + r"|[A-Za-z]+|.", re.S)
+_LCB_TEXT = re.compile(r"\[0x(?:[0-9a-f]{2})*\]")
+_WORD = re.compile(r"[A-Za-z]{2,}")
 # Characters that make up "runs" for the model's run-position embedding (helix.ml.model): words,
 # numbers, handles (`&h_x`) and the hex digits of an LC-B payload.
 RUN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_&.")
@@ -48,22 +68,37 @@ class Encoded:
     n_unk: int
 
 
-class Tokenizer:
-    """Fixed character vocabulary; ``tokens`` lists every token string by id."""
+def base_tokens() -> list[str]:
+    return list(SPECIALS) + [f"<fmt:{f}>" for f in FORMATS] + [f"<route:{r}>" for r in ROUTES] + list(CHARS)
 
-    def __init__(self, tokens: list[str] | None = None) -> None:
+
+def corpus_words(texts, min_count: int = 20) -> list[str]:
+    """Letter runs of two or more letters seen at least ``min_count`` times, most frequent first."""
+    c: Counter = Counter()
+    for t in texts:
+        c.update(_WORD.findall(t))
+    return [w for w, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count]
+
+
+class Tokenizer:
+    """A vocabulary (``tokens`` lists every token string by id) and its lexer.
+
+    ``Tokenizer()`` is the character tokenizer; ``Tokenizer.lexical(words)`` the lexical one.
+    """
+
+    def __init__(self, tokens: list[str] | None = None, *, kind: str = "char") -> None:
         if tokens is None:
-            tokens = (
-                list(SPECIALS)
-                + [f"<fmt:{f}>" for f in FORMATS]
-                + [f"<route:{r}>" for r in ROUTES]
-                + list(CHARS)
-            )
+            tokens = base_tokens()
+        if kind not in ("char", "lex"):
+            raise ValueError(f"tokenizer kind must be char or lex, not {kind!r}")
         if len(set(tokens)) != len(tokens):
             raise ValueError("tokenizer vocabulary holds a duplicate token")
         for s in SPECIALS:
             if s not in tokens:
                 raise ValueError(f"tokenizer vocabulary lacks {s}")
+        if any(not isinstance(t, str) or not t for t in tokens):
+            raise ValueError("tokenizer vocabulary holds an empty or non-text token")
+        self.kind = kind
         self.tokens = list(tokens)
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.pad_id = self.index["<pad>"]
@@ -76,13 +111,36 @@ class Tokenizer:
             r: self.index[f"<route:{r}>"] for r in ROUTES if f"<route:{r}>" in self.index
         }
         self.id_to_route = {i: r for r, i in self.route_ids.items()}
-        self.char_ids = {t: i for i, t in enumerate(self.tokens) if len(t) == 1}
+        specials = set(SPECIALS) | {f"<fmt:{f}>" for f in FORMATS} | {f"<route:{r}>" for r in ROUTES}
+        self.special_ids = frozenset(i for i, t in enumerate(self.tokens) if t in specials)
+        # text tokens: everything that is not a special (single characters and lexical units)
+        self.text_ids = {t: i for i, t in enumerate(self.tokens) if t not in specials}
+        self.id_to_text = {i: t for t, i in self.text_ids.items()}
+        self.char_ids = {t: i for t, i in self.text_ids.items() if len(t) == 1}
         self.id_to_char = {i: t for t, i in self.char_ids.items()}
-        self.special_ids = frozenset(i for i, t in enumerate(self.tokens) if len(t) != 1)
+        if kind == "char" and len(self.char_ids) != len(self.text_ids):
+            raise ValueError("a character tokenizer holds multi-character tokens (use kind 'lex')")
+
+    @classmethod
+    def lexical(cls, words=()) -> "Tokenizer":
+        """The lexical vocabulary: the base, LC-T words, separators, hex pairs, then ``words``."""
+        tokens = base_tokens()
+        seen = set(tokens)
+        for t in (*LCT_WORDS, *LEX_UNITS, *HEX_PAIRS, *words):
+            if t not in seen:
+                seen.add(t)
+                tokens.append(t)
+        return cls(tokens, kind="lex")
+
+    @classmethod
+    def from_records(cls, records, *, min_count: int = 20) -> "Tokenizer":
+        """Lexical tokenizer whose words come from corpus records (their non-LC-B texts)."""
+        texts = (r[k] for r in records for k in ("src", "tgt") if r.get(f"{k}_fmt") != "lc_b")
+        return cls.lexical(corpus_words(texts, min_count))
 
     def run_char_mask(self) -> list[bool]:
-        """Per token id: whether it is a run character (``RUN_CHARS``)."""
-        return [t in RUN_CHARS for t in self.tokens]
+        """Per token id: whether it is part of a run (every character in ``RUN_CHARS``)."""
+        return [i not in self.special_ids and all(c in RUN_CHARS for c in t) for i, t in enumerate(self.tokens)]
 
     # -- size ------------------------------------------------------------------------------
     @property
@@ -94,11 +152,31 @@ class Tokenizer:
         return -(-self.vocab_size // multiple) * multiple
 
     # -- encoding --------------------------------------------------------------------------
-    def encode_text(self, text: str) -> tuple[list[int], int]:
-        """Characters → ids; returns (ids, number of characters that became <unk>)."""
+    def encode_text(self, text: str, fmt: str | None = None) -> tuple[list[int], int]:
+        """Text → ids; returns (ids, number of characters that became <unk>). ``fmt`` (the
+        text's form) matters to the lexical tokenizer only: LC-B text is read as hex byte pairs."""
         get = self.char_ids.get
-        ids = [get(ch, self.unk_id) for ch in text]
-        return ids, sum(1 for i in ids if i == self.unk_id)
+        if self.kind == "char":
+            ids = [get(ch, self.unk_id) for ch in text]
+            return ids, sum(1 for i in ids if i == self.unk_id)
+        lex = self.text_ids
+        if fmt == "lc_b" and _LCB_TEXT.fullmatch(text):
+            return [lex["[0x"], *(lex[text[i:i + 2]] for i in range(3, len(text) - 1, 2)), lex["]"]], 0
+        ids: list[int] = []
+        unk = 0
+        for m in _LEX.finditer(text):
+            piece = m.group()
+            i = lex.get(piece)
+            if i is not None:
+                ids.append(i)
+                continue
+            for ch in piece:  # a word outside the vocabulary: its characters
+                j = get(ch)
+                if j is None:
+                    unk += 1
+                    j = self.unk_id
+                ids.append(j)
+        return ids, unk
 
     def fmt_id(self, fmt: str) -> int:
         try:
@@ -108,14 +186,14 @@ class Tokenizer:
 
     def encode_prompt(self, src_fmt: str, src: str, tgt_fmt: str) -> tuple[list[int], int]:
         """``<bos> <fmt:SRC> src <fmt:TGT> <sep>``; returns (ids, n_unk)."""
-        body, n_unk = self.encode_text(src)
+        body, n_unk = self.encode_text(src, src_fmt)
         return [self.bos_id, self.fmt_id(src_fmt), *body, self.fmt_id(tgt_fmt), self.sep_id], n_unk
 
     def encode_example(
         self, src_fmt: str, src: str, tgt_fmt: str, tgt: str, *, route: str | None = None
     ) -> Encoded:
         prompt, n1 = self.encode_prompt(src_fmt, src, tgt_fmt)
-        out, n2 = self.encode_text(tgt)
+        out, n2 = self.encode_text(tgt, tgt_fmt)
         head = [self.route_ids[route]] if route is not None else []
         return Encoded(prompt + head + out + [self.eos_id], len(prompt), n1 + n2)
 
@@ -127,7 +205,7 @@ class Tokenizer:
             i = int(i)
             if i == self.eos_id:
                 break
-            ch = self.id_to_char.get(i)
+            ch = self.id_to_text.get(i)
             if ch is not None:
                 parts.append(ch)
             elif not strip_specials and 0 <= i < len(self.tokens):
@@ -136,6 +214,8 @@ class Tokenizer:
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
+        if self.kind == "lex":
+            return {"type": "helix-lex", "version": LEX_VERSION, "tokens": self.tokens}
         return {"type": "helix-char", "version": TOKENIZER_VERSION, "tokens": self.tokens}
 
     def save(self, path: str | Path) -> None:
@@ -143,9 +223,10 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Tokenizer":
-        if d.get("type") != "helix-char" or not isinstance(d.get("tokens"), list):
-            raise ValueError("not a helix tokenizer.json (expected type 'helix-char' and tokens)")
-        return cls(d["tokens"])
+        if not isinstance(d, dict) or d.get("type") not in ("helix-char", "helix-lex") \
+                or not isinstance(d.get("tokens"), list):
+            raise ValueError("not a helix tokenizer.json (expected type 'helix-char' or 'helix-lex' and tokens)")
+        return cls(d["tokens"], kind="lex" if d["type"] == "helix-lex" else "char")
 
     @classmethod
     def load(cls, path: str | Path) -> "Tokenizer":
@@ -153,7 +234,7 @@ class Tokenizer:
             return cls.from_dict(json.load(f))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Tokenizer) and self.tokens == other.tokens
+        return isinstance(other, Tokenizer) and self.kind == other.kind and self.tokens == other.tokens
 
     def __hash__(self) -> int:  # pragma: no cover - identity by vocabulary
         return hash(tuple(self.tokens))

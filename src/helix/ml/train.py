@@ -22,8 +22,9 @@ import torch
 import torch.distributed as dist
 
 from helix.ml import checkpoint as ckpt
+from helix.ml import precision
 from helix.ml.config import TrainConfig, get_preset, original_recipe
-from helix.ml.data import collate, dummy_batch, encode_records, epoch_batches, load_records, weight_records
+from helix.ml.data import CORPUS_FILES, collate, dummy_batch, encode_records, epoch_batches, load_records, weight_records
 from helix.ml.flops import peak_bf16_flops, train_flops
 from helix.ml.gates import fixed_sample, run_gate, score_outputs
 from helix.ml.generate import generate_requests, resolve_device
@@ -61,6 +62,13 @@ class RunFiles:
             "gpu_mem_bytes": None, "status": "staged", "last_gate": None, "message": "",
             "pid": os.getpid(),
         }
+        if enabled and self.status_path.is_file():  # what the launcher projected stays visible
+            try:
+                prev = json.loads(self.status_path.read_text(encoding="utf-8"))
+                if isinstance(prev, dict) and isinstance(prev.get("projection"), dict):
+                    self.status["projection"] = prev["projection"]
+            except (OSError, ValueError):
+                pass
         self.log_lines: list[str] = []
         self.metrics: list[str] = []
         self.tb_pending: list[tuple[str, float, int]] = []
@@ -291,20 +299,28 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         torch.backends.cudnn.allow_tf32 = True
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    use_amp = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
-    if use_amp and device.type != "cuda":
-        use_amp_cpu = True
-    else:
-        use_amp_cpu = False
 
     files.set_status(status="staged", message="loading corpus", total_epochs=cfg.epochs)
-    tok = Tokenizer()
+    ck_root = Path(cfg.out) / "checkpoints"
+    tok = _tokenizer_for(cfg, ck_root)
     mcfg = get_preset(cfg.preset)
+    if tok.kind == "lex":
+        mcfg = dataclasses.replace(mcfg, vocab_size=tok.padded_vocab_size())
     overrides = dict(cfg.model_overrides)
     if cfg.dropout is not None:
         overrides["dropout"] = cfg.dropout
     if overrides:
         mcfg = dataclasses.replace(mcfg, **overrides)
+    # precision and kernels: measured on this machine (helix.ml.precision), unless forced
+    choice = precision.choose(device, mcfg.d_model, mcfg.n_heads, mcfg.d_ff, autocast=cfg.amp,
+                              attention=cfg.attention, muon_ns=cfg.muon_ns_dtype)
+    use_amp = choice["autocast"] == "bf16"
+    use_amp_cpu = use_amp and device.type != "cuda"
+    if device.type == "cpu":
+        choice["flush_denormal"] = precision.flush_denormals()
+    files.log(f"precision: {precision.describe(choice)}")
+    files.status["precision"] = {k: choice.get(k) for k in ("autocast", "attention", "muon_ns", "flush_denormal",
+                                                              "source", "forced")}
     if mcfg.vocab_size < tok.vocab_size:
         raise ValueError("model vocab_size is smaller than the tokenizer's vocabulary")
 
@@ -335,12 +351,12 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
     total_epochs = math.ceil(total_steps / steps_per_epoch)
 
     torch.manual_seed(cfg.seed)
-    model = GPT(mcfg).to(device)
+    model = GPT(mcfg, run_mask=tok.run_char_mask()).to(device)
+    model.set_attention(choice["attention"])
     opt = build_optimizer(model, kind=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                          betas=cfg.betas, muon_lr_mult=cfg.muon_lr_mult,
+                          betas=cfg.betas, muon_lr_mult=cfg.muon_lr_mult, muon_ns_dtype=choice["muon_ns"],
                           fused=device.type == "cuda")
 
-    ck_root = Path(cfg.out) / "checkpoints"
     state = {
         "step": 0, "epoch": 0, "batch_in_epoch": 0, "epoch_loss_sum": 0.0, "epoch_steps": 0,
         "best_em": -1.0, "best_val_loss": float("inf"), "best_epoch": 0, "stale_epochs": 0,
@@ -499,11 +515,16 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                     progress.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch + 1)
             elapsed = elapsed0 + (time.time() - run_t0)
             over = bool(cfg.time_budget_s and elapsed >= cfg.time_budget_s)
+            hit = bool(state.get("target_hit"))  # set by rank 0's last evaluation (stop_at_target)
             if world > 1:
-                flag = torch.tensor([1.0 if over else 0.0], device=device)
+                flag = torch.tensor([1.0 if over else 0.0, 1.0 if hit else 0.0], device=device)
                 dist.all_reduce(flag)
-                over = flag.item() > 0
-            if over:
+                over, hit = flag[0].item() > 0, flag[1].item() > 0
+            if hit:
+                final_msg = (f"target reached: val exact match {state.get('target_hit') or 0:.3f} >= "
+                             f"{cfg.gate_min_exact:g} at step {state['step']}")
+                stop = True
+            elif over:
                 final_msg = f"time budget of {cfg.time_budget_s:.0f}s reached at step {state['step']}"
                 stop = True
             if rank == 0 and (sync_now and (state["step"] % cfg.log_every == 0 or stop)):
@@ -546,6 +567,8 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                               "time": utc_now_iso()})
                 files.log(f"eval step {state['step']}: val exact {res['exact_match']} validity {res['validity']}")
                 files.set_status(val_exact_match=res["exact_match"])
+                if cfg.stop_at_target and (res["exact_match"] or 0) >= cfg.gate_min_exact:
+                    state["target_hit"] = res["exact_match"]
             if (cfg.save_every_steps and rank == 0 and state["step"] % cfg.save_every_steps == 0
                     and gi < len(groups_) - 1 and not stop):
                 state["elapsed_s"] = elapsed0 + (time.time() - run_t0)
@@ -583,6 +606,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         progress.close()
     if final_status == "completed" and not final_msg and state["gates"] and not state["gates"][-1]["passed"]:
         final_msg = f"last gate (epoch {state['gates'][-1]['epoch']}) failed, policy warn: {state['gates'][-1]['reason']}"
+    final_status, final_msg = _quality_verdict(cfg, state["best_em"], final_status, final_msg)
     elapsed = elapsed0 + (time.time() - run_t0)
     summary = {
         "status": final_status, "message": final_msg, "brain": cfg.brain, "preset": cfg.preset,
@@ -606,6 +630,38 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         # final files can abort at exit ("terminate called without an active exception")
         dist.barrier()
     return summary
+
+
+def _quality_verdict(cfg: TrainConfig, best_em: float, status: str, msg: str) -> tuple[str, str]:
+    """A run that ends below the floor is ``quality_failed``, never ``completed``; one between the
+    floor and the target stays completed and says it is below target."""
+    if status != "completed" or best_em < 0:
+        return status, msg
+    extra = ""
+    if best_em < cfg.gate_floor:
+        status = "quality_failed"
+        extra = f"best val exact match {best_em:.3f} is below the floor {cfg.gate_floor:g}"
+    elif best_em < cfg.gate_min_exact:
+        extra = f"below target: best val exact match {best_em:.3f} < {cfg.gate_min_exact:g}"
+    return status, "; ".join(x for x in (extra, msg) if x)
+
+
+def _tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
+    """The run's tokenizer: the resumed or warm-start checkpoint's (so that the weights fit),
+    else built from the corpus's training records (``cfg.tokenizer``: lex or char)."""
+    if cfg.resume and (ck_root / "last" / "tokenizer.json").is_file():
+        return Tokenizer.load(ck_root / "last" / "tokenizer.json")
+    if cfg.init_from:
+        return ckpt.load_checkpoint(cfg.init_from)["tokenizer"]
+    if cfg.tokenizer == "char":
+        return Tokenizer()
+    if cfg.tokenizer != "lex":
+        raise ValueError(f"tokenizer must be lex or char, not {cfg.tokenizer!r}")
+    # every brain's training records, so that the three brains of one corpus share a vocabulary
+    brains = [cfg.brain]
+    if Path(cfg.corpus).is_dir():
+        brains = [b for b in BRAINS if (Path(cfg.corpus) / CORPUS_FILES[b]).is_file()]
+    return Tokenizer.from_records(r for b in brains for r in load_records(cfg.corpus, b, "train"))
 
 
 def _init_weights(model: GPT, mcfg, ckpt_dir: str) -> None:

@@ -325,7 +325,7 @@ class Launcher:
             for b in specialists:
                 per = max(1, cores // len(specialists)) if side_by_side and cores else cores
                 jobs[b].update(after="coordinator", init_from=str(run_dir.resolve() / "coordinator"), threads=per,
-                               lr=fine_tune_lr(b, jobs[b]["preset"], kind))
+                               lr=fine_tune_lr(b, jobs[b]["preset"], kind), budget_after="coordinator")
             if time_budget is not None:
                 first = round(time_budget * WARM_START_SHARE)
                 jobs["coordinator"]["time_budget"] = first
@@ -365,6 +365,29 @@ class Launcher:
             self._write_brain_status(brain, "queued", "waiting for the scheduler")
         self.save()
         return self
+
+    def project_jobs(self, measure: Callable[[str, dict], dict] | None = None) -> None:
+        """Measure each job's training-step rate here and project its steps in its budget
+        (helix.system.projection); recorded in launch.json and the brain's status.json."""
+        from helix.ml.precision import machine_summary
+        from helix.system.projection import measure_step_rate, project
+
+        if measure is None:
+            def measure(brain: str, job: dict) -> dict:
+                return measure_step_rate(brain, job["preset"], Path(self.state["corpus"]),
+                                         threads=self._threads(brain), batch_size=int(job["batch_size"]),
+                                         mix=job.get("mix") or "own")
+        self.state["machine"] = machine_summary()
+        for brain, job in self.jobs.items():
+            rate = measure(brain, job)
+            budget = job.get("time_budget", self.state.get("time_budget"))
+            proj = project(brain, rate, None if budget is None else float(budget))
+            proj["precision"] = rate.get("precision")
+            job["projection"] = proj
+            self.event(brain, "projection", proj["line"])
+            self._write_brain_status(brain, "queued", job.get("message") or "waiting for the scheduler",
+                                     projection=proj, precision=rate.get("precision"))
+        self.save()
 
     @classmethod
     def load(cls, run_dir: Path, **kw) -> "Launcher":
@@ -446,6 +469,11 @@ class Launcher:
         if threads:
             argv += ["--threads", str(threads)]
         budget = job.get("time_budget", st.get("time_budget"))
+        dep = self.jobs.get(job.get("budget_after") or "")
+        if budget is not None and dep is not None and st.get("time_budget") and dep.get("run_s"):
+            # a budget of work: what the job it waited for left of the run's budget (more than its
+            # share when that job stopped early at its target)
+            budget = max(float(budget), float(st["time_budget"]) - float(dep["run_s"]))
         if budget is not None:
             # the whole budget also on a retry: `helix train --resume` counts the time already
             # trained (saved in its checkpoint) against it

@@ -25,6 +25,10 @@ from helix.util import atomic_write_json, utc_now_iso
 
 #: English test requests for the ASCII-vs-runic --check agreement.
 CHECK_LIMIT = 200
+#: Each brain's target test exact match (LC-B held-out-number records apart), and the floor
+#: below which it has failed outright.
+TARGET_EXACT = 0.9
+FLOOR_EXACT = 0.5
 
 console = Console()
 if not console.is_terminal:  # a log file: no 80-column wrapping of tables and lines
@@ -141,7 +145,12 @@ def accuracy_rows(run_dir: Path, corpus: Path, *, limit: int | None = None, devi
             atomic_write_json(run_dir / b / "test_eval.json", rep)
             reports[b] = rep
     rows, route_acc, route_n = [], None, 0
+    brains = {}
     for brain, rep in reports.items():
+        brains[brain] = {"n": rep["n"], "exact": rep["overall"]["exact_match"],
+                         "target_exact": rep.get("target_exact_match", rep["overall"]["exact_match"]),
+                         "target_n": rep.get("target_n", rep["n"]),
+                         "lcb_heldout_number": rep.get("lcb_heldout_number")}
         for fmt, s in rep["formats"].items():
             rows.append({"brain": brain, "fmt": fmt, "n": s["n"], "exact": s["exact_match"],
                          "semantic": s["semantic_match"], "validity": s["validity"],
@@ -150,7 +159,7 @@ def accuracy_rows(run_dir: Path, corpus: Path, *, limit: int | None = None, devi
             route_acc, route_n = rep.get("route_accuracy"), rep["n"]
     done = ", ".join(f"{b} ({r['n']} records)" for b, r in reports.items())
     log(f"evaluated {done} on the test split in {time.time() - t:.0f}s")
-    return {"rows": rows, "route_accuracy": route_acc, "route_n": route_n}
+    return {"rows": rows, "route_accuracy": route_acc, "route_n": route_n, "brains": brains}
 
 
 def check_agreement(run_dir: Path, corpus: Path, *, limit: int | None = CHECK_LIMIT, device: str = "cpu",
@@ -251,6 +260,66 @@ def evaluate_run(run_dir: Path, *, limit: int | None = None, device: str = "cpu"
     return acc
 
 
+def brain_verdicts(acc: dict, jobs: dict, *, target: float = TARGET_EXACT, floor: float = FLOOR_EXACT) -> dict:
+    """Per brain: test exact match (LC-B held-out-number records left out) against the target,
+    and a verdict: ``met``, ``below target`` or ``quality_failed`` (below the floor, or no figure)."""
+    out = {}
+    for brain, job in jobs.items():
+        b = (acc.get("brains") or {}).get(brain)
+        te = b.get("target_exact") if b else None
+        if te is None:
+            verdict, why = "quality_failed", f"not evaluated (training {job.get('state')})"
+        elif te >= target:
+            verdict, why = "met", f"{te * 100:.1f}% >= {target * 100:.0f}%"
+        elif te >= floor:
+            verdict, why = "below target", f"{te * 100:.1f}% < {target * 100:.0f}%"
+        else:
+            verdict, why = "quality_failed", f"{te * 100:.1f}% is below the floor {floor * 100:.0f}%"
+        h = (b or {}).get("lcb_heldout_number") or {}
+        line = f"test exact {'-' if te is None else f'{te * 100:.1f}%'} (target {target * 100:.0f}%): {verdict}"
+        if h.get("n"):
+            line += f"; LC-B held-out numbers apart: {h['exact_match'] * 100:.1f}% of {h['n']}"
+        out[brain] = {"verdict": verdict, "met": verdict == "met", "target": target, "floor": floor,
+                      "test_exact": te, "why": why, "line": line, "lcb_heldout_number": h or None}
+    return out
+
+
+def time_to_accuracy(run_dir: Path, brain: str) -> list[tuple[float, int, float]]:
+    """(seconds since the run's training began, step, val exact match) of each evaluation of a
+    brain (its metrics.jsonl); a warm-started specialist's clock starts where the coordinator's
+    training ended."""
+    from helix.system.status import iter_metrics
+
+    offset = 0.0
+    launch = read_json(run_dir / "launch.json") or {}
+    job = (launch.get("jobs") or {}).get(brain) or {}
+    if job.get("init_from") or job.get("after"):
+        offset = float(((launch.get("jobs") or {}).get("coordinator") or {}).get("run_s") or 0.0)
+    pts = []
+    for m in iter_metrics(run_dir, brain):
+        if m.get("kind") in ("eval", "epoch") and isinstance(m.get("val_exact_match"), (int, float)) \
+                and isinstance(m.get("elapsed_s"), (int, float)):
+            pts.append((round(offset + m["elapsed_s"]), int(m.get("step") or 0), float(m["val_exact_match"])))
+    return pts
+
+
+def print_verdicts(verdicts: dict, run_dir: Path) -> None:
+    t = Table(title="Closing summary: each brain against its target", title_justify="left")
+    for c in ("brain", "test exact", "target", "verdict", "LC-B held-out numbers (apart)"):
+        t.add_column(c)
+    for b, v in verdicts.items():
+        h = v.get("lcb_heldout_number") or {}
+        style = "green" if v["met"] else ("yellow" if v["verdict"] == "below target" else "red")
+        t.add_row(b, _pct(v["test_exact"]), f"{v['target'] * 100:.0f}%", f"[{style}]{v['verdict']}[/{style}]",
+                  f"{_pct(h.get('exact_match'))} of {h['n']}" if h.get("n") else "-")
+    console.print(t)
+    for b in verdicts:
+        pts = time_to_accuracy(run_dir, b)
+        if pts:
+            console.print(f"time to accuracy, {b} (val sample): "
+                          + ", ".join(f"{em * 100:.1f}% at {s}s (step {st})" for s, st, em in pts))
+
+
 def _pct(v) -> str:
     return "-" if v is None else f"{v * 100:.1f}%"
 
@@ -306,6 +375,23 @@ def print_plan(L: Launcher) -> None:
              + ("  on every brain's records" if j.get("mix") == "all" else "")
              + (f"  after the {j['after']}" if j.get("after") else ""))
     _log(f"watch: helix status --watch {L.run_dir}   logs: helix logs BRAIN -f --run {L.run_dir}")
+
+
+def print_precision() -> None:
+    """The measured precision choice for the CPU presets (helix.ml.precision), with its figures."""
+    import torch
+
+    from helix.ml.config import get_preset
+    from helix.ml.precision import choose, describe
+
+    cfg = get_preset("coordinator-tiny")
+    c = choose(torch.device("cpu"), cfg.d_model, cfg.n_heads, cfg.d_ff)
+    m = c.get("measured") or {}
+    figs = ""
+    if m:
+        figs = (f" — matmul fp32 {m['matmul_fp32_gflops']:.0f} GFLOP/s, bf16 {m['matmul_bf16_gflops']:.1f}; "
+                f"Newton-Schulz fp32 {m['newton_schulz_fp32_ms']:.1f} ms, bf16 {m['newton_schulz_bf16_ms']:.1f} ms")
+    _log_plain(f"precision ({torch.get_num_threads()} threads): {describe(c)}{figs}")
 
 
 def dry_run(opts: LaunchOptions, *, gpu_mem_gib: float | None = None):
@@ -365,6 +451,9 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
         timings["corpus_s"] = round(time.time() - t0, 1)
         L = Launcher.create(opts, corpus_dir=corpus, log=_log_plain)
         print_plan(L)
+        if L.state.get("device_kind") == "cpu":
+            print_precision()
+            L.project_jobs()
     if detach:
         L.save()
         _detach(L.run_dir, evaluate, eval_limit)
@@ -386,6 +475,19 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
         summ = read_json(L.run_dir / "summary.json") or {}
         if summ.get("gate_answers"):
             print_gates(summ["gate_answers"])
+    verdicts = brain_verdicts(acc if evaluate and ok else {}, L.jobs)
+    L.state["verdicts"] = verdicts
+    for b, v in verdicts.items():
+        L._write_brain_status(b, L.jobs[b]["state"] if L.jobs[b]["state"] != "running" else "completed",
+                              L.jobs[b].get("message") or "", verdict=v)
+    if evaluate:
+        print_verdicts(verdicts, L.run_dir)
+        summ = read_json(L.run_dir / "summary.json") or {}
+        summ["verdicts"] = verdicts
+        summ["time_to_accuracy"] = {b: time_to_accuracy(L.run_dir, b) for b in L.jobs}
+        gates = summ.get("gate_answers") or []
+        summ["gates_right"] = f"{sum(g['right'] for g in gates)}/{len(gates)}"
+        atomic_write_json(L.run_dir / "summary.json", summ)
     try:
         from helix.system.report import write_report
 
@@ -398,7 +500,16 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
     L.save()
     _log(f"done in {timings['total_s']:.0f}s ({', '.join(f'{k[:-2]} {v:.0f}s' for k, v in timings.items())}): "
          f"{L.run_dir}")
-    return 0 if all(j["state"] == "completed" for j in L.jobs.values()) else 1
+    failed = [f"{b}: training {j['state']}" + (f" ({j['message']})" if j.get("message") else "")
+              for b, j in L.jobs.items() if j["state"] != "completed"]
+    if evaluate:
+        failed += [f"{b}: {v['why']} ({v['verdict']})" for b, v in verdicts.items()
+                   if not v["met"] and L.jobs[b]["state"] == "completed"]
+    if failed:
+        _log_plain("NOT SUCCESSFUL: " + "; ".join(failed))
+        return 1
+    _log("every brain met its target")
+    return 0
 
 
 def _eval_worker(argv: list[str]) -> int:

@@ -203,42 +203,67 @@ STATUS_STYLE = {
 
 
 def status_table(run_dir: Path, states: list[BrainState]) -> Table:
-    t = Table(title=f"helix run {run_dir}", title_justify="left", expand=False)
+    """One row per brain in seven short columns, so that it fits an 80-column terminal; the
+    gate, memory, projection and verdict follow as lines under the table (``brain_notes``)."""
+    t = Table(expand=False, padding=(0, 1), box=None, pad_edge=False, header_style="bold underline")
     for col, just in (
         ("brain", "left"), ("status", "left"), ("epoch", "right"), ("step", "right"),
-        ("train loss", "right"), ("val loss", "right"), ("val EM", "right"), ("last gate", "left"),
-        ("tok/s", "right"), ("ETA", "right"), ("memory", "right"), ("updated", "right"),
+        ("loss", "right"), ("val EM", "right"), ("tok/s", "right"), ("ETA", "right"),
     ):  # fmt: skip
-        t.add_column(col, justify=just)
+        t.add_column(col, justify=just, no_wrap=True)
     for s in states:
         st = s.status
         status = st.get("status") or "missing"
         if s.stalled:
-            status_txt = Text(f"{status} (stalled?)", style="bold red")
+            status_txt = Text(f"{status}?", style="bold red")
         else:
             status_txt = Text(status, style=STATUS_STYLE.get(status, ""))
         em = st.get("val_exact_match")
+        loss = st.get("val_loss") if st.get("val_loss") is not None else st.get("train_loss")
         t.add_row(
             s.brain,
             status_txt,
             _frac(st.get("epoch"), st.get("total_epochs")),
             _frac(st.get("step"), st.get("total_steps")),
-            _num(st.get("train_loss"), ".4f"),
-            _num(st.get("val_loss"), ".4f"),
+            _num(loss, ".3f"),
             f"{em * 100:.1f}%" if isinstance(em, (int, float)) and not isinstance(em, bool) else "-",
-            _gate(st.get("last_gate")),
             _num(st.get("tokens_per_s"), ",.0f"),
             human_duration(st.get("eta_s")) if st.get("status") == "training" else "-",
-            fmt_bytes(st.get("gpu_mem_bytes")) if st.get("gpu_mem_bytes") else "-",
-            (human_duration(s.age_s) + " ago") if s.age_s is not None else "-",
         )
     return t
 
 
+def brain_notes(s: BrainState) -> list[tuple[str, str]]:
+    """(text, style) lines about one brain: updated, gate, memory, projection, verdict."""
+    st = s.status
+    out = []
+    bits = []
+    if s.age_s is not None:
+        bits.append(f"updated {human_duration(s.age_s)} ago")
+    if st.get("last_gate"):
+        bits.append(f"gate {_gate(st.get('last_gate'))}")
+    if st.get("gpu_mem_bytes"):
+        bits.append(f"GPU memory {fmt_bytes(st.get('gpu_mem_bytes'))}")
+    prec = st.get("precision")
+    if isinstance(prec, dict) and prec.get("autocast"):
+        bits.append(f"{'bf16' if prec['autocast'] == 'bf16' else 'fp32'} {prec.get('attention')} NS-{prec.get('muon_ns')}")
+    if bits:
+        out.append((f"{s.brain}: " + "; ".join(bits), "dim"))
+    proj = st.get("projection")
+    if isinstance(proj, dict) and proj.get("line"):
+        out.append((f"{s.brain}: {proj['line']}", "bold yellow" if proj.get("short") else "dim"))
+    verdict = st.get("verdict")
+    if isinstance(verdict, dict) and verdict.get("line"):
+        out.append((f"{s.brain}: {verdict['line']}", "bold green" if verdict.get("met") else "bold red"))
+    return out
+
+
 def render_status(run_dir: Path, *, stall_after_s: float = DEFAULT_STALL_S, now: datetime | None = None) -> Group:
     states = read_run(run_dir, now=now, stall_after_s=stall_after_s)
-    parts: list = [status_table(run_dir, states)]
+    parts: list = [Text(f"helix run {run_dir}", style="bold"), status_table(run_dir, states)]
     for s in states:
+        for line, style in brain_notes(s):
+            parts.append(Text(line, style=style))
         if s.warning:
             parts.append(Text(f"WARNING {s.brain}: {s.warning}", style="bold red"))
         msg = s.status.get("message")

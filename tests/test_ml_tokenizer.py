@@ -1,0 +1,89 @@
+"""The lexical tokenizer: the forms' own units, exact round trips, persistence, run positions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import helix.hlx as h
+from helix.ml.model import GPT
+from helix.ml.config import ModelConfig
+from helix.ml.tokenizer import HEX_PAIRS, LCT_WORDS, Tokenizer, corpus_words
+
+VALUES = [None, True, 42, -7, 3.5, "search", b"\x00\xff", [1, 2, "x"], {"host": "river", "score": 5},
+          {1000: {"@0": "find", "@1": "docs/*.md"}}, {"@0": "&h_documents"}, [], {}]
+FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
+
+
+def _tok():
+    return Tokenizer.lexical(["find", "docs", "search", "host", "river", "score", "documents", "Represent"])
+
+
+def _pieces(tok, text, fmt=None):
+    ids, unk = tok.encode_text(text, fmt)
+    assert unk == 0
+    return [tok.tokens[i] for i in ids]
+
+
+def test_every_form_of_every_value_round_trips_exactly():
+    tok = _tok()
+    for v in VALUES:
+        for f in FORMS:
+            text = h.encode(v, f)
+            ids, unk = tok.encode_text(text, f)
+            assert unk == 0 and tok.decode(ids) == text, (f, text)
+            assert len(ids) <= len(text)
+
+
+def test_units_are_the_forms_own():
+    tok = _tok()
+    lct = h.encode({"host": "river", "score": 5}, "lc_t")
+    assert _pieces(tok, lct, "lc_t") == ["[", "OBJ_START", ", ", "KEY(", "host", ")", ", ", "TEXT(", '"', "river",
+                                         '"', ")", ", ", "KEY(", "score", ")", ", ", "INT(", "5", ")", ", ",
+                                         "OBJ_END", "]"]
+    lcb = h.encode("search", "lc_b")  # [0x0306736561726368]
+    assert _pieces(tok, lcb, "lc_b") == ["[0x", "03", "06", "73", "65", "61", "72", "63", "68", "]"]
+    # digits stay one per token; an unknown word is spelled; the same text outside LC-B is no hex
+    assert _pieces(tok, "Represent 1234 zork") == ["Represent", " ", "1", "2", "3", "4", " ", "z", "o", "r", "k"]
+    assert _pieces(tok, "[0x0a]", "hlxl") == ["[", "0", "x", "0", "a", "]"]
+    # a malformed LC-B text still encodes (character by character) and decodes to itself
+    assert tok.decode(tok.encode_text("[0x0a", "lc_b")[0]) == "[0x0a"
+
+
+def test_vocabulary_is_deduplicated_persisted_and_checked(tmp_path):
+    tok = Tokenizer.lexical(["ab", "find", "find"])  # "ab" is also a hex pair
+    assert tok.tokens.count("ab") == 1 and tok.tokens.count("find") == 1
+    assert set(LCT_WORDS) <= set(tok.tokens) and set(HEX_PAIRS) <= set(tok.tokens)
+    tok.save(tmp_path / "tokenizer.json")
+    back = Tokenizer.load(tmp_path / "tokenizer.json")
+    assert back == tok and back.kind == "lex"
+    char = Tokenizer()
+    char.save(tmp_path / "char.json")
+    assert Tokenizer.load(tmp_path / "char.json") == char and char != tok
+    with pytest.raises(ValueError, match="multi-character"):
+        Tokenizer(char.tokens + ["ARR_START"], kind="char")
+    with pytest.raises(ValueError, match="not a helix tokenizer"):
+        Tokenizer.from_dict({"type": "bpe", "tokens": []})
+
+
+def test_corpus_words_keeps_frequent_letter_runs_in_a_fixed_order():
+    texts = ["find the docs", "find docs", "Find x9 docs", "a b"] * 5
+    assert corpus_words(texts, min_count=5) == ["docs", "find", "Find", "the"]
+    recs = [{"src_fmt": "english", "src": "find docs", "tgt_fmt": "lc_b", "tgt": "[0xdeadbeef]"}] * 20
+    tok = Tokenizer.from_records(recs)
+    assert "find" in tok.tokens and "deadbeef" not in tok.tokens
+
+
+def test_run_mask_follows_the_vocabulary_and_fits_the_model():
+    tok = _tok()
+    mask = tok.run_char_mask()
+    ix = tok.text_ids
+    assert mask[ix["search"]] and mask[ix["7"]] and mask[ix["ff"]] and mask[ix["ARR_START"]]
+    assert not mask[ix[", "]] and not mask[ix["INT("]] and not mask[tok.eos_id]
+    cfg = ModelConfig(vocab_size=tok.padded_vocab_size(), d_model=32, n_heads=2, n_layers=1, d_ff=64, run_pos=4)
+    model = GPT(cfg, run_mask=mask)
+    ids, _ = tok.encode_text(h.encode("search", "lc_b"), "lc_b")
+    logits = model(torch.tensor([ids]))
+    assert logits.shape == (1, len(ids), cfg.vocab_size)
+    with pytest.raises(ValueError, match="run mask"):
+        GPT(ModelConfig(vocab_size=128, d_model=32, n_heads=2, n_layers=1, d_ff=64, run_pos=4), run_mask=mask)

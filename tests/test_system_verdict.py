@@ -1,0 +1,71 @@
+"""No silent garbage: projections before training, verdicts after it, and the exit code."""
+
+from __future__ import annotations
+
+import json
+
+from helix.ml.config import TrainConfig
+from helix.ml.train import _quality_verdict
+from helix.system import pipeline
+from helix.system.projection import project
+
+
+def test_projection_says_when_the_budget_is_short(monkeypatch):
+    monkeypatch.setattr("helix.system.projection.RECIPE_STEPS_TO_TARGET", {"ascii": 3000})
+    short = project("ascii", {"steps_per_s": 2.0, "tokens_per_s": 4000}, 1000.0)
+    assert short["short"] and short["projected_steps"] == 2000 and short["time_needed_s"] == 1500
+    assert short["line"].startswith("SHORT: projects 2,000 steps in 1000s") and "about 1500s here" in short["line"]
+    ok = project("ascii", {"steps_per_s": 4.0, "tokens_per_s": 8000}, 1000.0)
+    assert not ok["short"] and ok["projected_steps"] == 4000
+    monkeypatch.setattr("helix.system.projection.RECIPE_REFERENCE",
+                        {"runic": {"steps": 1200, "val_exact_match": 0.8, "machine": "some CPU"}})
+    unknown = project("runic", {"steps_per_s": 4.0, "tokens_per_s": 8000}, 1000.0)
+    assert unknown["short"] and "has not reached its target in any measured run" in unknown["line"]
+    assert "80.0% val exact match in 1,200 steps (some CPU)" in unknown["line"]
+    assert project("ascii", {"steps_per_s": 4.0, "tokens_per_s": 1}, None)["projected_steps"] is None
+
+
+def test_launcher_records_projections_in_launch_json_and_status(tmp_path, monkeypatch):
+    from helix.system.launcher import Launcher, LaunchOptions
+    from helix.system.scheduler import Device
+
+    monkeypatch.setattr("helix.system.projection.RECIPE_STEPS_TO_TARGET", {"coordinator": 10_000})
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "manifest.json").write_text("{}")
+    opts = LaunchOptions(runs_dir=tmp_path / "runs", time_budget=100.0, brains=("coordinator",))
+    L = Launcher.create(opts, corpus_dir=corpus, train_cmd=["true"], log=lambda m: None,
+                        devices_fn=lambda: [Device("cpu", 8 << 30, 8 << 30)],
+                        estimator=lambda spec: 1 << 20)
+    L.project_jobs(measure=lambda brain, job: {"steps_per_s": 3.0, "tokens_per_s": 900,
+                                               "precision": {"autocast": "off"}})
+    launch = json.loads((L.run_dir / "launch.json").read_text())
+    proj = launch["jobs"]["coordinator"]["projection"]
+    assert proj["short"] and proj["projected_steps"] == 300 and launch["machine"]["cpu"]
+    st = json.loads((L.run_dir / "coordinator" / "status.json").read_text())
+    assert st["projection"]["line"].startswith("SHORT") and st["precision"] == {"autocast": "off"}
+    assert any(e["event"] == "projection" for e in launch["events"])
+
+
+def test_training_below_the_floor_is_quality_failed_not_completed():
+    cfg = TrainConfig(gate_min_exact=0.9, gate_floor=0.5)
+    assert _quality_verdict(cfg, 0.2, "completed", "time budget reached")[0] == "quality_failed"
+    status, msg = _quality_verdict(cfg, 0.7, "completed", "")
+    assert status == "completed" and msg.startswith("below target")
+    assert _quality_verdict(cfg, 0.95, "completed", "x") == ("completed", "x")
+    assert _quality_verdict(cfg, 0.1, "aborted", "diverged") == ("aborted", "diverged")
+
+
+def _acc(**brains):
+    return {"brains": {b: {"n": 100, "exact": v, "target_exact": v, "target_n": 90,
+                           "lcb_heldout_number": {"n": 10, "exact_match": 0.1}} for b, v in brains.items()}}
+
+
+def test_verdict_per_brain_against_target_and_floor():
+    jobs = {b: {"state": "completed"} for b in ("coordinator", "ascii", "runic")}
+    v = pipeline.brain_verdicts(_acc(coordinator=0.93, ascii=0.7, runic=0.2), jobs)
+    assert [v[b]["verdict"] for b in jobs] == ["met", "below target", "quality_failed"]
+    assert v["coordinator"]["met"] and not v["ascii"]["met"]
+    assert "LC-B held-out numbers apart: 10.0% of 10" in v["ascii"]["line"]
+    missing = pipeline.brain_verdicts({}, {"runic": {"state": "failed"}})
+    assert missing["runic"]["verdict"] == "quality_failed" and "not evaluated" in missing["runic"]["why"]
