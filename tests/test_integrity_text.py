@@ -115,3 +115,13 @@ def test_cli_file_and_program_stdin_with_invalid_utf8(tmp_path):
     assert r.returncode == 1 and b"E_LC_DECODE" in r.stderr and b"Traceback" not in r.stderr
     r = helix("convert", "--from", "hlxl_ls", "--to", "hlx_ls", input=b'let x = "\xff";')
     assert r.returncode == 1 and b"E_LC_DECODE" in r.stderr
+
+
+def test_cli_ask_with_invalid_utf8_is_a_coded_error_not_a_traceback(tmp_path):
+    arg = b'"caf\xc3"'.decode("utf-8", "surrogateescape")
+    env = {**os.environ, "HELIX_RUNS_DIR": str(tmp_path / "runs")}
+    r = subprocess.run([sys.executable, "-m", "helix", "ask", arg, "--to", "lc_b"],
+                       capture_output=True, timeout=120, cwd=tmp_path, env=env)
+    assert r.returncode == 1, r.stderr
+    assert b"E_LC_DECODE" in r.stderr and b"Traceback" not in r.stderr
+    r.stdout.decode("utf-8")  # nothing invalid printed

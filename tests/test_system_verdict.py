@@ -14,7 +14,8 @@ def test_projection_says_when_the_budget_is_short(monkeypatch):
     monkeypatch.setattr("helix.system.projection.RECIPE_STEPS_TO_TARGET", {"ascii": 3000})
     short = project("ascii", {"steps_per_s": 2.0, "tokens_per_s": 4000}, 1000.0)
     assert short["short"] and short["projected_steps"] == 2000 and short["time_needed_s"] == 1500
-    assert short["line"].startswith("SHORT: projects 2,000 steps in 1000s") and "about 1500s here" in short["line"]
+    assert short["line"].startswith("SHORT: projects 2,000 steps in 1000s (2.00/s, 4,000 tokens/s)")
+    assert "about 1500s here" in short["line"]
     ok = project("ascii", {"steps_per_s": 4.0, "tokens_per_s": 8000}, 1000.0)
     assert not ok["short"] and ok["projected_steps"] == 4000
     monkeypatch.setattr("helix.system.projection.RECIPE_REFERENCE",
@@ -69,3 +70,26 @@ def test_verdict_per_brain_against_target_and_floor():
     assert "LC-B held-out numbers apart: 10.0% of 10" in v["ascii"]["line"]
     missing = pipeline.brain_verdicts({}, {"runic": {"state": "failed"}})
     assert missing["runic"]["verdict"] == "quality_failed" and "not evaluated" in missing["runic"]["why"]
+
+
+def test_a_specialist_gets_what_the_coordinator_left_of_the_budget(tmp_path):
+    from helix.system.launcher import Launcher, LaunchOptions
+    from helix.system.scheduler import Device
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "manifest.json").write_text("{}")
+    opts = LaunchOptions(runs_dir=tmp_path / "runs", time_budget=1000.0, warm_start="on")
+    L = Launcher.create(opts, corpus_dir=corpus, train_cmd=["true"], log=lambda m: None,
+                        devices_fn=lambda: [Device("cpu", 8 << 30, 8 << 30)], estimator=lambda spec: 1 << 20)
+    share = L.jobs["ascii"]["time_budget"]
+
+    def budget():
+        argv = L._train_argv("ascii")
+        return float(argv[argv.index("--time-budget") + 1])
+
+    assert budget() == share  # the coordinator has not run: the specialist's share
+    L.jobs["coordinator"]["run_s"] = 400.0  # it stopped early at its target
+    assert budget() == 600.0
+    L.jobs["coordinator"]["run_s"] = 990.0  # it ran over its share: the share still holds
+    assert budget() == share

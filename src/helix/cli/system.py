@@ -149,6 +149,7 @@ def register(app: typer.Typer) -> None:
         """Route a request to the right brain (or the language core) and print a checked answer."""
         from helix.system import status as st
         from helix.system.ask import System, describe, get_system
+        from helix.hlx import HLXError
         from helix.system.router import RouteError
 
         try:
@@ -166,6 +167,8 @@ def register(app: typer.Typer) -> None:
             a = system.ask(text, to, check=check)
         except RouteError as e:
             _die(str(e), 2)
+        except HLXError as e:  # e.g. text that is not valid Unicode
+            _die(str(e), 1)
         if run_error and a.error and a.error.get("code") == "E_NO_MODEL":
             _die(f"{run_error}\n(only HLX -> HLX conversions work without a trained run)", 1)
         if as_json:

@@ -81,6 +81,16 @@ def generate_ids(
     amp: bool = True,
 ) -> list[tuple[list[int], bool]]:
     """Decode one batch of prompts; returns (generated ids, finished) per prompt."""
+    from helix.ml.precision import denormals_flushed
+
+    with denormals_flushed():
+        return _generate_ids(model, tok, prompts, with_route=with_route, max_new_tokens=max_new_tokens,
+                             temperature=temperature, top_k=top_k, generator=generator, constraint=constraint,
+                             tgt_fmts=tgt_fmts, use_cache=use_cache, amp=amp)
+
+
+def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperature, top_k, generator,
+                  constraint, tgt_fmts, use_cache, amp):
     device = next(model.parameters()).device
     cfg = model.cfg
     B = len(prompts)
@@ -256,10 +266,6 @@ class Brain:
         except RuntimeError as e:
             raise CheckpointError(f"checkpoint {ck['dir']}: weights do not fit its config: {e}") from None
         dev = resolve_device(device)
-        if dev.type == "cpu":
-            from helix.ml.precision import flush_denormals
-
-            flush_denormals()
         return cls(model.to(dev), ck["tokenizer"], brain, config=ck["config"], meta=ck["meta"],
                    path=ck["dir"])
 

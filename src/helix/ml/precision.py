@@ -23,6 +23,7 @@ the environment variable ``HELIX_PRECISION="autocast=bf16,attention=explicit,muo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -214,11 +215,23 @@ def choose(device: torch.device, d_model: int, n_heads: int, d_ff: int, *,
 
 
 def flush_denormals() -> bool:
-    """Flush subnormal floats to zero on the CPU (FTZ/DAZ). Measured here (AMD EPYC, fp32
-    training of the tiny preset): without it, steps slow down up to 6x once gradients and
-    moments hold subnormal values, with the same losses either way (docs/RESULTS.md).
-    Returns whether the CPU supports it."""
+    """Flush subnormal floats to zero on the CPU (FTZ/DAZ) for the rest of the process.
+    Measured here (AMD EPYC, fp32 training of the tiny preset): without it, steps slow down up
+    to 6x once gradients and moments hold subnormal values, with the same losses either way
+    (docs/RESULTS.md). Returns whether the CPU supports it. Library code uses
+    :func:`denormals_flushed`, which puts the default back afterwards."""
     return bool(torch.set_flush_denormal(True))
+
+
+@contextlib.contextmanager
+def denormals_flushed():
+    """Subnormals flushed inside the block, the default (not flushed) restored after it: the
+    setting is per thread and also changes Python's float arithmetic, so it must not leak."""
+    supported = flush_denormals()
+    try:
+        yield supported
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def describe(choice: dict) -> str:

@@ -265,7 +265,8 @@ def train(cfg: TrainConfig) -> dict:
 
         old_handler = signal.signal(signal.SIGTERM, _on_term)
     try:
-        return _train(cfg, files, world, rank, local_rank)
+        with precision.denormals_flushed():  # CPU: FTZ/DAZ while training (helix.ml.precision)
+            return _train(cfg, files, world, rank, local_rank)
     except BaseException as e:
         if files.status.get("status") not in ("completed", "aborted", "quality_failed"):
             stopped = isinstance(e, (Terminated, KeyboardInterrupt))
@@ -317,7 +318,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
     use_amp = choice["autocast"] == "bf16"
     use_amp_cpu = use_amp and device.type != "cuda"
     if device.type == "cpu":
-        choice["flush_denormal"] = precision.flush_denormals()
+        choice["flush_denormal"] = torch.set_flush_denormal(True)  # set by train(); True where supported
     files.log(f"precision: {precision.describe(choice)}")
     files.status["precision"] = {k: choice.get(k) for k in ("autocast", "attention", "muon_ns", "flush_denormal",
                                                               "source", "forced")}
@@ -366,7 +367,10 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
     }
     if cfg.resume:
         if rank == 0:
-            ckpt.recover(ck_root)
+            rep = ckpt.recover(ck_root) or {}
+            for what in ("restored", "removed", "repaired", "problems"):
+                if rep.get(what):
+                    files.log(f"resume: checkpoints {what}: {rep[what]}")
         if world > 1:
             dist.barrier()
         last = ck_root / "last"
@@ -765,8 +769,8 @@ def _end_of_epoch(cfg, model, tok, files, state, ep_no, total_epochs, val_exampl
         ckpt.save_checkpoint(ck_root / f"epoch_{ep_no:04d}", meta=meta, **common)
         _prune(ck_root, cfg.keep_last)
     written = ckpt.save_checkpoint(ck_root / "last", meta=meta, train_state=ts, **common)
-    if is_best:
-        ckpt.save_checkpoint(ck_root / "best", meta=meta, **common)
+    if is_best:  # best becomes the verified last in one atomic step (recover() finishes a crash)
+        ckpt.promote(ck_root, "last", "best")
 
     files.metric({"kind": "epoch", "step": state["step"], "epoch": ep_no, "train_loss": train_loss,
                   "val_loss": val_loss, "val_exact_match": em, "val_validity": sample_res["validity"],

@@ -16,6 +16,7 @@ with a one-token generation) and compared with the rule.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -102,6 +103,12 @@ constraint = prefix_constraint
 def checkpoint_dir(run_dir: Path, brain: str) -> Path:
     """A brain's best checkpoint in a run (``last`` when no best was kept)."""
     base = Path(run_dir) / brain / "checkpoints"
+    from helix.ml.checkpoint import check_consistency
+
+    stale = check_consistency(base)
+    if stale:  # a crash between writing last and promoting best: say so, never serve silently
+        print(f"warning: the {brain} brain's checkpoints are inconsistent ({'; '.join(stale)[:300]}); "
+              f"`helix train --resume` or `helix launch --resume` repairs them", file=sys.stderr)
     for name in ("best", "last"):
         if (base / name / "model.safetensors").is_file():
             return base / name
