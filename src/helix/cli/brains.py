@@ -147,8 +147,13 @@ def train_cmd(
     elif recipe != "default":
         raise typer.BadParameter("--recipe must be default or original")
     cfg = dataclasses.replace(cfg, **upd, recipe_applied=True)
+    from helix.ml.checkpoint import CheckpointError
+
     try:
         summary = train(cfg)
+    except CheckpointError as e:  # a damaged or hostile checkpoint or training state
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
