@@ -303,15 +303,8 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
 
     files.set_status(status="staged", message="loading corpus", total_epochs=cfg.epochs)
     ck_root = Path(cfg.out) / "checkpoints"
-    tok = _tokenizer_for(cfg, ck_root)
-    mcfg = get_preset(cfg.preset)
-    if tok.kind == "lex":
-        mcfg = dataclasses.replace(mcfg, vocab_size=tok.padded_vocab_size())
-    overrides = dict(cfg.model_overrides)
-    if cfg.dropout is not None:
-        overrides["dropout"] = cfg.dropout
-    if overrides:
-        mcfg = dataclasses.replace(mcfg, **overrides)
+    tok = tokenizer_for(cfg, ck_root)
+    mcfg = model_config(cfg, tok)
     # precision and kernels: measured on this machine (helix.ml.precision), unless forced
     choice = precision.choose(device, mcfg.d_model, mcfg.n_heads, mcfg.d_ff, autocast=cfg.amp,
                               attention=cfg.attention, muon_ns=cfg.muon_ns_dtype)
@@ -650,7 +643,18 @@ def _quality_verdict(cfg: TrainConfig, best_em: float, status: str, msg: str) ->
     return status, "; ".join(x for x in (extra, msg) if x)
 
 
-def _tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
+def model_config(cfg: TrainConfig, tok: Tokenizer):
+    """The run's model shape: the preset, the tokenizer's vocabulary (lexical), the overrides."""
+    mcfg = get_preset(cfg.preset)
+    if tok.kind == "lex":
+        mcfg = dataclasses.replace(mcfg, vocab_size=tok.padded_vocab_size())
+    overrides = dict(cfg.model_overrides)
+    if cfg.dropout is not None:
+        overrides["dropout"] = cfg.dropout
+    return dataclasses.replace(mcfg, **overrides) if overrides else mcfg
+
+
+def tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
     """The run's tokenizer: the resumed or warm-start checkpoint's (so that the weights fit),
     else built from the corpus's training records (``cfg.tokenizer``: lex or char)."""
     if cfg.resume and (ck_root / "last" / "tokenizer.json").is_file():

@@ -15,7 +15,10 @@ import random
 import time
 from pathlib import Path
 
-from helix.ml.config import RECIPE_REFERENCE, RECIPE_STEPS_TO_TARGET, default_train_config, get_preset
+from helix.ml.config import RECIPE_REFERENCE, RECIPE_STEPS_TO_TARGET, default_train_config
+
+
+_TOKENIZERS: dict = {}
 
 
 def measure_step_rate(brain: str, preset: str, corpus: Path, *, threads: int | None, batch_size: int,
@@ -42,17 +45,17 @@ def _measure(brain: str, preset: str, corpus: Path, *, batch_size: int, mix: str
     from helix.ml.data import collate, encode_records, load_records
     from helix.ml.model import GPT, loss_fn
     from helix.ml.optim import build_optimizer
-    from helix.ml.tokenizer import BRAINS, Tokenizer
+    from helix.ml.tokenizer import BRAINS
+    from helix.ml.train import model_config, tokenizer_for
 
-    cfg = default_train_config(brain, preset, "cpu")
-    recs = {b: load_records(corpus, b, "train") for b in BRAINS}
-    tok = (Tokenizer.from_records(r for b in BRAINS for r in recs[b]) if cfg.tokenizer == "lex"
-           else Tokenizer())
-    mcfg = get_preset(preset)
-    if tok.kind == "lex":
-        mcfg = dataclasses.replace(mcfg, vocab_size=tok.padded_vocab_size())
+    cfg = dataclasses.replace(default_train_config(brain, preset, "cpu"), corpus=str(corpus))
+    key = (str(corpus), cfg.tokenizer)
+    if key not in _TOKENIZERS:  # one corpus, one vocabulary for every job of a launch
+        _TOKENIZERS[key] = tokenizer_for(cfg, Path(corpus) / ".no-checkpoints")  # what the job builds
+    tok = _TOKENIZERS[key]
+    mcfg = model_config(cfg, tok)
     choice = precision.choose(torch.device("cpu"), mcfg.d_model, mcfg.n_heads, mcfg.d_ff)
-    own = [r for b in (BRAINS if mix == "all" else (brain,)) for r in recs[b]]
+    own = [r for b in (BRAINS if mix == "all" else (brain,)) for r in load_records(corpus, b, "train")]
     rng = random.Random(seed)
     sample = rng.sample(own, min(len(own), batch_size * (steps + 1)))
     ds = encode_records(sample, tok, brain, mcfg.max_len).examples
