@@ -100,10 +100,11 @@ def test_measured_step_rate_runs_the_jobs_real_step(tmp_path):
 
     from helix.system.projection import measure_step_rate
 
-    corpus = write_corpus(tmp_path / "c", brain="runic", n=16, train_copies=4)
-    r = measure_step_rate("runic", "specialist-tiny", corpus, threads=1, batch_size=8, steps=2)
-    assert r["steps_per_s"] > 0 and r["tokens_per_s"] > 0 and r["threads"] == 1
-    assert r["tokenizer"] == "lex" and set(r["precision"]) == {"autocast", "attention", "muon_ns"}
     import torch
 
-    assert torch.get_num_threads() >= 1  # the caller's thread count is put back
+    corpus = write_corpus(tmp_path / "c", brain="runic", n=16, train_copies=4)
+    before = torch.get_num_threads()
+    r = measure_step_rate("runic", "specialist-tiny", corpus, threads=before + 1, batch_size=8, steps=2)
+    assert r["steps_per_s"] > 0 and r["tokens_per_s"] > 0 and r["threads"] == before + 1
+    assert r["tokenizer"] == "lex" and set(r["precision"]) == {"autocast", "attention", "muon_ns"}
+    assert torch.get_num_threads() == before  # the caller's thread count is put back
