@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -335,3 +336,42 @@ def test_warm_start_needs_one_model_shape():
     assert warm_start_applies(LaunchOptions(brains=("runic",)), "cpu", tiny) is False
     with pytest.raises(LaunchError, match="one model shape"):
         warm_start_applies(LaunchOptions(warm_start="on"), "cpu", full)
+
+
+@pytest.mark.parametrize("scores, code", [({"coordinator": 0.95, "ascii": 0.93}, 0),
+                                          ({"coordinator": 0.95, "ascii": 0.62}, 1)])
+def test_main_job_exit_code_is_the_verdict(tmp_path, fake_train, monkeypatch, capsys, scores, code):
+    """`helix launch` (scripts/main.sh) exits 0 only when every brain met its target."""
+    import helix.system.launcher as launcher_mod
+    from helix.system import pipeline
+
+    cmd = fake_train({b: {"sleep": 0.05} for b in scores})
+    monkeypatch.setattr(launcher_mod, "default_train_cmd", lambda: cmd)
+    monkeypatch.setattr(pipeline, "print_precision", lambda: None)
+    monkeypatch.setattr(launcher_mod.Launcher, "project_jobs", lambda self, measure=None: None)
+    monkeypatch.setattr("helix.system.report.write_report", lambda run_dir: run_dir / "report.html")
+
+    def fake_eval(run_dir, **kw):
+        acc = {"rows": [], "brains": {b: {"n": 10, "exact": s, "target_exact": s, "target_n": 10,
+                                          "lcb_heldout_number": None} for b, s in scores.items()}}
+        (Path(run_dir) / "summary.json").write_text(json.dumps({"gate_answers": []}))
+        return acc
+
+    monkeypatch.setattr(pipeline, "evaluate_run", fake_eval)
+    monkeypatch.setattr(pipeline, "print_accuracy", lambda acc: None)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "manifest.json").write_text("{}")
+    opts = LaunchOptions(runs_dir=tmp_path / "runs", corpus=corpus, brains=tuple(scores), poll_s=0.05,
+                         epochs=1, device="cpu", warm_start="off")
+    assert pipeline.launch_main(opts) == code
+    out = capsys.readouterr().out
+    run = next((tmp_path / "runs").glob("2*"))
+    summ = json.loads((run / "summary.json").read_text())
+    assert summ["verdicts"]["ascii"]["verdict"] == ("met" if code == 0 else "below target")
+    st = json.loads((run / "ascii" / "status.json").read_text())
+    assert st["verdict"]["met"] is (code == 0)
+    if code:
+        assert "NOT SUCCESSFUL: ascii: 62.0% < 90% (below target)" in " ".join(out.split())
+    else:
+        assert "every brain met its target" in out

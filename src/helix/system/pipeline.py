@@ -475,12 +475,12 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
         summ = read_json(L.run_dir / "summary.json") or {}
         if summ.get("gate_answers"):
             print_gates(summ["gate_answers"])
-    verdicts = brain_verdicts(acc if evaluate and ok else {}, L.jobs)
-    L.state["verdicts"] = verdicts
-    for b, v in verdicts.items():
-        L._write_brain_status(b, L.jobs[b]["state"] if L.jobs[b]["state"] != "running" else "completed",
-                              L.jobs[b].get("message") or "", verdict=v)
-    if evaluate:
+    verdicts = {}
+    if evaluate:  # --no-evaluate: no test figures, so no verdict (the exit code still tells training's)
+        verdicts = brain_verdicts(acc if ok else {}, L.jobs)
+        L.state["verdicts"] = verdicts
+        for b, v in verdicts.items():
+            L._write_brain_status(b, L.jobs[b]["state"], L.jobs[b].get("message") or "", verdict=v)
         print_verdicts(verdicts, L.run_dir)
         summ = read_json(L.run_dir / "summary.json") or {}
         summ["verdicts"] = verdicts
