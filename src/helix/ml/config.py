@@ -190,16 +190,6 @@ class TrainConfig:
         return cls(**kw)
 
 
-def cpu_has_fast_bf16() -> bool:
-    """Native bf16 matrix instructions (AVX512-BF16 or AMX): bf16 autocast pays off on the CPU."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            flags = f.read(1 << 16)
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def _is_tiny(preset: str) -> bool:
     return preset.endswith("-tiny")
 
