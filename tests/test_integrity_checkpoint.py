@@ -14,35 +14,25 @@ import sys
 from pathlib import Path
 
 import pytest
+import test_ml_train
 import torch
 
 from helix.ml import checkpoint as ckpt
 from helix.ml.config import TrainConfig
-from helix.ml.synthetic import make_records
 from helix.ml.train import train
-from helix.util import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = dict(d_model=64, n_heads=2, n_layers=1, d_ff=128)
 
 
 def write_corpus(d: Path, n: int = 8, train_copies: int = 2) -> Path:
-    rows = []
-    for r in make_records("ascii", n, seed=0):
-        for sp in ("train",) * train_copies + ("val", "test"):
-            rows.append({**r, "split": sp})
-    d.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(d / "ascii.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return d
+    return test_ml_train.write_corpus(d, "ascii", n=n, train_copies=train_copies)
 
 
 def cfg_for(corpus: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(brain="ascii", corpus=str(corpus), preset="specialist-tiny", out=str(out), epochs=2,
-                batch_size=8, lr=3e-3, warmup=0.05, gate_epochs=(), model_overrides=SMALL, num_threads=1,
-                plateau_patience=0, log_every=1, eval_sample=4, progress="off", gate_floor=0.0,
-                keep_last=5)
-    base.update(kw)
-    return TrainConfig(**base)
+    """test_ml_train's tiny config, smaller still, with more epochs kept (the write points)."""
+    base = dict(epochs=2, model_overrides=SMALL, eval_sample=4, keep_last=5)
+    return test_ml_train.cfg_for(corpus, out, **{**base, **kw})
 
 
 @pytest.fixture(scope="module")
