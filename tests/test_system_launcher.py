@@ -375,3 +375,20 @@ def test_main_job_exit_code_is_the_verdict(tmp_path, fake_train, monkeypatch, ca
         assert "NOT SUCCESSFUL: ascii: 62.0% < 90% (below target)" in " ".join(out.split())
     else:
         assert "every brain met its target" in out
+
+
+def test_a_specialist_that_ends_hands_its_cores_to_the_one_still_running(tmp_path, fake_train, monkeypatch):
+    import helix.system.launcher as launcher_mod
+
+    monkeypatch.setattr(launcher_mod, "cpu_count", lambda: 2)
+    cmd = fake_train({"coordinator": {"sleep": 0.05}, "ascii": {"sleep": 1.5}, "runic": {"sleep": 0.05}})
+    cpu = [Device("cpu", 24 * GiB, 20 * GiB)]
+    L = make(tmp_path, cmd, devices=cpu, est_gib=dict.fromkeys(("coordinator", "ascii", "runic"), 0.5),
+             warm_start="auto", time_budget=1000, epochs=None)
+    L.run()
+    assert calls(L, "ascii")[0]["threads"] == "1"  # started with its share of the 2 cores
+    control = json.loads((L.brain_dir("ascii") / "control.json").read_text())
+    assert (control["threads"], control["from"]) == (2, "runic")  # runic ended first: its core
+    assert L.jobs["ascii"]["threads"] == 2
+    assert any(e["event"] == "threads" and e["brain"] == "ascii" for e in L.state["events"])
+    assert not (L.brain_dir("runic") / "control.json").exists()  # nobody is left to give it cores

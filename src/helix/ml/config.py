@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from helix.ml.tokenizer import BRAINS, Tokenizer
 
 VOCAB_SIZE = Tokenizer().padded_vocab_size()  # 128: the fixed vocabulary, rounded up
+#: A file in a brain's training directory through which the launcher hands a running CPU job the
+#: cores another job freed (``{"threads": n}``; read by the trainer at each log step).
+CONTROL_FILE = "control.json"
 
 
 @dataclass
@@ -164,6 +167,7 @@ class TrainConfig:
     val_loss_limit: int | None = 2000  # val records used for the validation loss (None: all)
     eval_every_steps: int | None = None  # extra val exact-match evaluations inside an epoch
     stop_at_target: bool = False  # stop once an evaluation reaches gate_min_exact (a budget of work)
+    confirm_sample: int = 2000  # before stopping at the target, confirm it on this many val records (0: don't)
     plateau_patience: int = 10  # epochs without val loss / exact-match progress → abort (0: off)
     diverge_factor: float = 4.0
     log_every: int = 20

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from helix.ml.config import CONTROL_FILE
 from helix.system.scheduler import (
     Device,
     JobSpec,
@@ -613,6 +614,8 @@ class Launcher:
             self.event(brain, outcome, why)
             if outcome == "aborted":
                 self._write_brain_status(brain, "aborted", why or "aborted")
+            else:
+                self._hand_over_threads(brain)
             return
         retries_used = job["attempts"] - 1 - job.get("restarts", 0)
         if retries_used >= int(self.state["max_retries"]):
@@ -643,6 +646,24 @@ class Launcher:
             f"{'resumes from checkpoints/last' if has_ckpt else 'starts over (no checkpoint yet)'}",
         )
         self._write_brain_status(brain, "queued", job["message"])
+
+    def _hand_over_threads(self, brain: str) -> None:
+        """On CPU, a job that ended leaves its cores to the jobs still running: each gets an even
+        share of the freed threads through its ``control.json``, which the trainer reads at its
+        next log step (a 1-thread specialist left alone on 2 cores goes to 2 threads)."""
+        freed = self._threads(brain)
+        running = [b for b, j in self.jobs.items() if j["state"] == "running" and self._threads(b)]
+        if self.state.get("device_kind") != "cpu" or not freed or not running:
+            return
+        for i, b in enumerate(running):
+            extra = freed // len(running) + (1 if i < freed % len(running) else 0)
+            if not extra:
+                continue
+            new = self._threads(b) + extra
+            self.jobs[b]["threads"] = new
+            atomic_write_json(self.brain_dir(b) / CONTROL_FILE, {"threads": new, "from": brain,
+                                                                 "time": utc_now_iso()})
+            self.event(b, "threads", f"{new - extra} -> {new} (the {brain} brain's cores)")
 
     def _waiting(self, brain: str) -> bool:
         """A job that starts from another's weights waits until that job has ended."""
