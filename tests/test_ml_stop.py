@@ -72,3 +72,16 @@ def test_thread_control_file(tmp_path, monkeypatch, body, applied):
         assert bool(f.lines) == applied and (f.status.get("threads") == 2) == applied
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("margin, stops", [(0.02, True), (0.1, False)])
+def test_the_stop_margin_is_added_to_the_target(tmp_path, monkeypatch, margin, stops):
+    real = train_mod.score_outputs
+    monkeypatch.setattr(train_mod, "score_outputs",
+                        lambda brain, recs, gens: {**real(brain, recs, gens), "exact_match": 0.95})
+    corpus = write_corpus(tmp_path / "corpus", n=24)
+    out = tmp_path / "run"
+    s = train(cfg_for(corpus, out, epochs=2, max_steps=6, eval_sample=8, eval_every_steps=2,
+                      stop_at_target=True, gate_min_exact=0.9, stop_margin=margin, confirm_sample=24))
+    assert (s["step"] == 3) == stops
+    assert ("target reached: val exact match 0.950 >= 0.92 at step 3" in s["message"]) == stops

@@ -104,6 +104,8 @@ def train_cmd(
         help="stop once an evaluation reaches --gate-min-exact (a budget of work under --time-budget)"),
     confirm_sample: Optional[int] = typer.Option(
         None, "--confirm-sample", help="val records that confirm the target before --stop-at-target stops (0: off)"),
+    stop_margin: Optional[float] = typer.Option(
+        None, "--stop-margin", help="--stop-at-target stops at --gate-min-exact plus this"),
     plateau_patience: Optional[int] = typer.Option(None, "--plateau-patience", help="epochs (0: off)"),
     save_every_steps: Optional[int] = typer.Option(None, "--save-every-steps"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads"),
@@ -131,7 +133,7 @@ def train_cmd(
                      gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,
                      gate_floor=gate_floor,
                      keep_last=keep_last, eval_sample=eval_sample, eval_every_steps=eval_every_steps,
-                     stop_at_target=stop_at_target, confirm_sample=confirm_sample,
+                     stop_at_target=stop_at_target, confirm_sample=confirm_sample, stop_margin=stop_margin,
                      plateau_patience=plateau_patience,
                      save_every_steps=save_every_steps, num_threads=threads, log_every=log_every,
                      debug_kill_at_step=debug_kill_at_step).items():

@@ -519,7 +519,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                 over, hit = flag[0].item() > 0, flag[1].item() > 0
             if hit:
                 final_msg = (f"target reached: val exact match {state.get('target_hit') or 0:.3f} >= "
-                             f"{cfg.gate_min_exact:g} at step {state['step']}")
+                             f"{cfg.gate_min_exact + cfg.stop_margin:g} at step {state['step']}")
                 stop = True
             elif over:
                 final_msg = f"time budget of {cfg.time_budget_s:.0f}s reached at step {state['step']}"
@@ -566,7 +566,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                               "time": utc_now_iso()})
                 files.log(f"eval step {state['step']}: val exact {res['exact_match']} validity {res['validity']}")
                 files.set_status(val_exact_match=res["exact_match"])
-                if cfg.stop_at_target and (res["exact_match"] or 0) >= cfg.gate_min_exact:
+                if cfg.stop_at_target and (res["exact_match"] or 0) >= cfg.gate_min_exact + cfg.stop_margin:
                     state["target_hit"] = _confirm_target(cfg, raw_model, tok, val_recs, sample,
                                                          res["exact_match"], state, files)
             if (cfg.save_every_steps and rank == 0 and state["step"] % cfg.save_every_steps == 0
@@ -647,7 +647,7 @@ def _confirm_target(cfg: TrainConfig, model, tok: Tokenizer, val_recs: list[dict
     em = res["exact_match"] or 0.0
     files.metric({"kind": "confirm", "step": state["step"], "val_exact_match": em, "n": len(recs),
                   "eval_s": time.time() - te, "time": utc_now_iso()})
-    ok = em >= cfg.gate_min_exact
+    ok = em >= cfg.gate_min_exact + cfg.stop_margin
     files.log(f"confirm step {state['step']}: val exact {em:.3f} on {len(recs)} validation records "
               f"({'target reached, stopping' if ok else 'below target, training goes on'})")
     return em if ok else None
