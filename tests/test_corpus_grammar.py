@@ -66,7 +66,11 @@ def test_gate_requests_read_as_their_values():
 
 @pytest.mark.parametrize("english,hlxl", [
     ("Number fifty-seven", "57"),
-    ("Store number 42", "42"),
+    ("Store number 42", "{14: {@0: 42}}"),
+    ("Number 42", "42"),
+    ("Create array {1,2}", "[1, 2]"),
+    ("Create array {1, 2, 3}", "[1, 2, 3]"),
+    ("Create array {1,2]", None),
     ("Represent everything", None),
     ("Create array [1, 2, 3]", "[1, 2, 3]"),
     ("Create array [4,5]", "[4, 5]"),

@@ -12,7 +12,7 @@ hlx = pytest.importorskip("helix.hlx")
 
 from helix.system import ask as ask_mod  # noqa: E402
 from helix.system.ask import System, constraint, describe  # noqa: E402
-from test_system_support import ScriptedBrain, scripted_system as system  # noqa: E402
+from test_system_support import STORE_42_LCB, ScriptedBrain, scripted_system as system  # noqa: E402
 
 
 def test_valid_answer_with_learned_route_agreeing():
@@ -86,7 +86,7 @@ def test_batched_requests_share_one_generation_per_expert():
     s = system()
     answers = s.ask_many([("Represent true", "lc_t"), ("Store number 42", "lc_b"), ("Represent true", "lc_r"),
                           ("[TRUE]", "hlx")])
-    assert [a.text for a in answers] == ["[TRUE]", "[0x012a]", "⊤", "True"]
+    assert [a.text for a in answers] == ["[TRUE]", STORE_42_LCB, "⊤", "True"]
     ascii_calls = [c for c in s.brain("ascii").calls if not c["constrained"]]
     assert len(ascii_calls) == 1 and len(ascii_calls[0]["requests"]) == 2
 

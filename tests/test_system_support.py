@@ -40,12 +40,16 @@ class ScriptedBrain:
         return out
 
 
+#: "Store number 42" is the integer-literal contract {14: {@0: 42}} (the seed's gate request).
+STORE_42_LCB = "[0x07010231340701024030012a0808]"
+
+
 def scripted_system(**brains):
     defaults = {
         "coordinator": ScriptedBrain("coordinator", {("Represent true", "hlxl"): "true",
                                                      ("True", "english"): "Represent true"}),
         "ascii": ScriptedBrain("ascii", {("Represent true", "lc_t"): "[TRUE]",
-                                         ("Store number 42", "lc_b"): "[0x012a]"}),
+                                         ("Store number 42", "lc_b"): STORE_42_LCB}),
         "runic": ScriptedBrain("runic", {("Represent true", "lc_r"): "⊤"}),
     }
     defaults.update(brains)

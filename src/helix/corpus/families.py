@@ -139,8 +139,8 @@ fam("bool", "boolean", S("b"), ["Represent {b}", "Boolean {b}", "Boolean value {
 fam("bool_switch", "boolean", S("b"), ["{b} {thing}"], pinned=True,
     b=Lex([(("enable",), True), (("disable",), False)], name="switch"),
     thing=Lex(L.texts("flag", "switch", "option", "setting"), name="things"))
-fam("int", "int", S("n"), ["Number {n}", "Store number {n}", "Integer {n}", "The number {n}",
-                           "Integer value {n}"], n=N_BIG, weight=3)
+fam("int", "int", S("n"), ["Number {n}", "Integer {n}", "The number {n}", "Integer value {n}"],
+    n=N_BIG, weight=3)
 fam("int_negative", "int", S("n"), ["Negative number {n}", "Minus {n}", "Negative integer {n}"],
     n=NEG)
 fam("float", "float", S("f"), ["Float {f}", "Decimal {f}", "Decimal number {f}",
@@ -184,8 +184,11 @@ fam("fields", "fields", S("f"), ["Fields with {f}", "Fields object with {f}",
 
 # ====================================================================== literal contracts
 LIT = "literal_contract"
+# "Store number N" is the seed's request for the integer-literal contract (one value per request
+# in every form), not a bare int.
 fam("lit_int", LIT, contract(14, _0=S("n")), ["Integer literal {n}", "Int literal {n}",
-                                              "Literal integer {n}"], n=N_LIT, weight=2)
+                                              "Literal integer {n}", "Store number {n}"],
+    n=N_LIT, weight=2)
 fam("lit_float", LIT, contract(15, _0=S("f")), ["Float literal {f}", "Decimal literal {f}",
                                                 "Literal float {f}"], f=FLOAT)
 fam("lit_text", LIT, contract(16, _0=S("w")), ["Text literal {w}", "String literal {w}",

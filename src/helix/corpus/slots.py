@@ -136,25 +136,39 @@ def _sample_list(rng: random.Random, min_n: int, max_n: int) -> list:
     return [rng.choice(pool)() for _ in range(n)]
 
 
+#: share of English array requests that spell the list with braces (``{1,2}``), as the seed's
+#: runic gate request ``Create array {1,2}`` does; English targets (rng None) keep brackets.
+BRACE_SHARE = 0.3
+
+
 def list_literal_slot(min_n: int = 1, max_n: int = 5) -> Const:
-    """``[1, 2, 3]`` or ``[1,2,3]``; elements ints, floats, words, booleans, null."""
+    """``[1, 2, 3]`` or ``[1,2,3]``, or the same in braces (``{1, 2, 3}``, ``{1,2,3}``): one
+    value; elements ints, floats, words, booleans, null. Canonical: ``[1, 2, 3]``."""
 
     def parse(s):
+        brace = s.startswith("{")
+        if brace:
+            if not s.endswith("}"):
+                return None
+            s = "[" + s[1:-1] + "]"
         v = decode(s, "hlxl")
         if not _list_ok(v, min_n, max_n):
             return None
         canonical = encode(v, "hlxl")
         if s not in (canonical, canonical.replace(", ", ",")):
-            return None  # only the two spellings the generator writes
+            return None  # only the spellings the generator writes
         return v
 
     def render(v, rng):
         text = encode(v, "hlxl")
         if rng is not None and rng.random() < 0.5:
             text = text.replace(", ", ",")
+        if rng is not None and rng.random() < BRACE_SHARE:
+            text = "{" + text[1:-1] + "}"
         return text
 
-    return Const(r"\[[^\[\]]*\]", parse, lambda rng: _sample_list(rng, min_n, max_n), render,
+    return Const(r"(?:\[[^\[\]{}]*\]|\{[^\[\]{}]*\})", parse,
+                 lambda rng: _sample_list(rng, min_n, max_n), render,
                  lambda v: _list_ok(v, min_n, max_n))
 
 

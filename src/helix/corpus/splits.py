@@ -28,7 +28,8 @@ NUMBER_HOLDOUT_PERCENT = 8
 GATE_REQUESTS: list[tuple[str, Any]] = [
     ("Represent true", True),
     ("Create array [1,2]", [1, 2]),
-    ("Store number 42", 42),
+    ("Create array {1,2}", [1, 2]),
+    ("Store number 42", {14: {"@0": 42}}),
     ("Integer literal 42", {14: {"@0": 42}}),
     ("Text literal hello", {16: {"@0": "hello"}}),
     ("Boolean true literal", {22: {"@0": True}}),

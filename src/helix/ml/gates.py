@@ -7,28 +7,33 @@ right route) and the validation sample reaches ``min_exact`` exact match.
 
 from __future__ import annotations
 
+from helix.hlx.convert import encode
 from helix.ml import hlxcheck
 from helix.ml.generate import generate_requests
 from helix.ml.tokenizer import route_for
 
-# (src_fmt, src, tgt_fmt, expected target text)
+# "Store number 42" means the integer-literal contract {14: {@0: 42}} in every form (the seed);
+# its LC-B text is the language core's, not hand-written.
+_STORE_42_LCB = encode({14: {"@0": 42}}, "lc_b")
+
+# (src_fmt, src, tgt_fmt, expected target text): the seed's gate requests per brain.
 GATE_REQUESTS: dict[str, list[tuple[str, str, str, str]]] = {
     "ascii": [
         ("english", "Represent true", "lc_t", "[TRUE]"),
         ("english", "Create array [1,2]", "lc_t", "[ARR_START, INT(1), INT(2), ARR_END]"),
-        ("english", "Store number 42", "lc_b", "[0x012a]"),
+        ("english", "Store number 42", "lc_b", _STORE_42_LCB),
     ],
     "runic": [
         ("english", "Represent true", "lc_r", "⊤"),
-        ("english", "Create array [1,2]", "lc_r", "🜃1, 2🜄"),
+        ("english", "Create array {1,2}", "lc_r", "🜃1, 2🜄"),
+        ("english", "Store number 42", "lc_r", "🜊14🜁0 42🜂"),
         ("english", "Integer literal 42", "lc_r", "🜊14🜁0 42🜂"),
-        ("english", "Store number 42", "lc_r", "42"),
     ],
     "coordinator": [
         ("english", "Represent true", "hlxl", "true"),
         ("english", "Create array [1,2]", "hlx", "[1, 2]"),
         ("english", "Represent true", "lc_t", "[TRUE]"),
-        ("english", "Store number 42", "lc_b", "[0x012a]"),
+        ("english", "Store number 42", "lc_b", _STORE_42_LCB),
         ("english", "Create array [1,2]", "lc_r", "🜃1, 2🜄"),
         ("hlxl_ls", "let x = ls.collapse(42);\nreturn ls.resolve(x);",
          "hlx_ls", "x = collapse(42)\n__result__ = resolve(x)"),

@@ -1,8 +1,8 @@
 """A small synthetic corpus in the corpus record format (docs/CONVENTIONS.md), for tests and
 smoke runs of the brains without the real corpus builder.
 
-Values are limited to booleans, null, small ints, int arrays and the Int literal contract (14),
-rendered by the language core. It includes the gate requests.
+Values are limited to booleans, null, int arrays and the Int literal contract (14, also what
+"Store number N" means), rendered by the language core. It includes the gate requests.
 """
 
 from __future__ import annotations
@@ -25,19 +25,26 @@ def _forms(v) -> dict[str, str]:
     return {fmt: encode(v, fmt) for fmt in VALUE_FORMS}
 
 
+# The fixed sentences (the gate requests among them), always in train. "Store number N" is the
+# integer-literal contract, as in the real corpus; arrays are spelled with brackets or braces.
+FIXED_SENTENCES: list[tuple[str, object]] = [
+    ("Represent true", True), ("Represent false", False), ("Represent null", None),
+    ("Create array [1,2]", [1, 2]), ("Store number 42", ("lit", 42)),
+    ("Integer literal 42", ("lit", 42)), ("Create array {1,2}", [1, 2]),
+]
+
+
 def _sentences(rng: random.Random, n: int) -> list[tuple[str, object]]:
-    out: list[tuple[str, object]] = [
-        ("Represent true", True), ("Represent false", False), ("Represent null", None),
-        ("Create array [1,2]", [1, 2]), ("Store number 42", 42), ("Integer literal 42", ("lit", 42)),
-    ]
+    out: list[tuple[str, object]] = list(FIXED_SENTENCES)
     while len(out) < n:
         k = rng.randrange(4)
         if k == 0:
             i = rng.randrange(0, 300)
-            out.append((f"Store number {i}", i))
+            out.append((f"Store number {i}", ("lit", i)))
         elif k == 1:
             a, b = rng.randrange(10), rng.randrange(10)
-            out.append((f"Create array [{a},{b}]", [a, b]))
+            lo, hi = ("{", "}") if (a + b) % 3 == 0 else ("[", "]")
+            out.append((f"Create array {lo}{a},{b}{hi}", [a, b]))
         elif k == 2:
             i = rng.randrange(0, 300)
             out.append((f"Integer literal {i}", ("lit", i)))
@@ -56,7 +63,7 @@ def make_records(brain: str, n: int, seed: int = 0, val_frac: float = 0.1) -> li
     rng = random.Random(seed)
     recs = []
     seen = set()
-    for sent, v in _sentences(rng, 10 * n):
+    for i, (sent, v) in enumerate(_sentences(rng, 10 * n)):
         if len(recs) >= n:
             break
         forms = _forms(v)
@@ -68,7 +75,9 @@ def make_records(brain: str, n: int, seed: int = 0, val_frac: float = 0.1) -> li
             if (sf, src, tf) in seen or len(recs) >= n:
                 continue
             seen.add((sf, src, tf))
-            split = "train" if len(recs) < 12 or rng.random() > val_frac else rng.choice(["val", "test"])
+            fixed = i < len(FIXED_SENTENCES)
+            split = ("train" if fixed or len(recs) < 12 or rng.random() > val_frac
+                     else rng.choice(["val", "test"]))
             recs.append({"id": f"syn-{brain}-{len(recs):05d}", "split": split, "category": "synthetic",
                          "src_fmt": sf, "src": src, "tgt_fmt": tf, "tgt": tgt, "value": forms["hlx"],
                          "route": route_for(tf)})
