@@ -21,6 +21,8 @@ from helix.ml.synthetic import make_records
 from helix.ml.train import train
 from helix.util import atomic_write_text
 
+#: "Store number 42" is the integer-literal contract {14: {@0: 42}} in every form (the seed's gates)
+STORE_42_LC_B = next(want for _, src, fmt, want in GATE_REQUESTS["ascii"] if src == "Store number 42" and fmt == "lc_b")
 SMALL = dict(d_model=128, n_heads=4, n_layers=2, d_ff=256)
 STATUS_FIELDS = {"time", "brain", "preset", "epoch", "total_epochs", "step", "total_steps", "train_loss",
                  "val_loss", "val_exact_match", "tokens_per_s", "mfu", "eta_s", "gpu_mem_bytes", "status",
@@ -123,7 +125,7 @@ def test_brain_api_and_corrupted_checkpoint_is_detected(overfit, tmp_path):
     brain = Brain.load(out)  # a run folder resolves to its best checkpoint
     assert brain.brain == "ascii" and brain.config["preset"] == "specialist-tiny"
     [g] = brain.generate([("english", "Store number 42", "lc_b")])
-    assert g.text == "[0x012a]" and g.finished and g.route is None and g.tokens[-1] == brain.tokenizer.eos_id
+    assert g.text == STORE_42_LC_B and g.finished and g.route is None and g.tokens[-1] == brain.tokenizer.eos_id
     bad = tmp_path / "bad"
     shutil.copytree(out / "checkpoints" / "best", bad)
     data = bytearray((bad / "model.safetensors").read_bytes())
@@ -149,7 +151,7 @@ def test_eval_cli_corpus_and_pairs(overfit, tmp_path):
     rep = json.loads(p.stdout)
     assert rep["overall"]["exact_match"] == 1.0 and json.loads(report.read_text()) == rep
     pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(json.dumps({"english": "Store number 42", "lc_b": "[0x012a]", "lc_t": "[INT(42)]"}) + "\n"
+    pairs.write_text(json.dumps({"english": "Store number 42", "lc_b": STORE_42_LC_B}) + "\n"
                      + json.dumps({"english": "Represent true", "lc_b": "[0x0a]"}) + "\n")
     p = subprocess.run([sys.executable, "-m", "helix", "eval", str(out), "--pairs", str(pairs), "--to", "lc_b"],
                        capture_output=True, text=True, env=env, timeout=120)

@@ -10,20 +10,67 @@ from helix.system import pipeline
 from helix.system.projection import project
 
 
-def test_projection_says_when_the_budget_is_short(monkeypatch):
+def test_projection_says_when_the_budget_is_short(monkeypatch, tmp_path):
+    monkeypatch.setenv("HELIX_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr("helix.system.projection.RECIPE_STEPS_TO_TARGET", {"ascii": 3000})
     short = project("ascii", {"steps_per_s": 2.0, "tokens_per_s": 4000}, 1000.0)
     assert short["short"] and short["projected_steps"] == 2000 and short["time_needed_s"] == 1500
-    assert short["line"].startswith("SHORT: projects 2,000 steps in 1000s (2.00/s, 4,000 tokens/s)")
+    assert short["line"].startswith("SHORT: projects 2,000 steps in 1000s (2.00 steps/s, 4,000 tokens/s)")
     assert "about 1500s here" in short["line"]
     ok = project("ascii", {"steps_per_s": 4.0, "tokens_per_s": 8000}, 1000.0)
     assert not ok["short"] and ok["projected_steps"] == 4000
     monkeypatch.setattr("helix.system.projection.RECIPE_REFERENCE",
                         {"runic": {"steps": 1200, "val_exact_match": 0.8, "machine": "some CPU"}})
     unknown = project("runic", {"steps_per_s": 4.0, "tokens_per_s": 8000}, 1000.0)
-    assert unknown["short"] and "has not reached its target in any measured run" in unknown["line"]
+    assert unknown["short"] and "no measured run of this recipe reached its target" in unknown["line"]
     assert "80.0% val exact match in 1,200 steps (some CPU)" in unknown["line"]
     assert project("ascii", {"steps_per_s": 4.0, "tokens_per_s": 1}, None)["projected_steps"] is None
+
+
+def test_projection_gives_the_time_to_target_and_never_contradicts_itself(monkeypatch, tmp_path):
+    """The cases measured on machine C (issue 26): a brain whose reference run reached its target
+    gets an ETA, not "unlikely to be met"; one that never did gets no ETA and says so."""
+    monkeypatch.setenv("HELIX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("helix.system.projection.RECIPE_STEPS_TO_TARGET", {"coordinator": 8001})
+    monkeypatch.setattr("helix.system.projection.RECIPE_REFERENCE", {
+        "coordinator": {"steps": 7001, "val_exact_match": 0.904, "machine": "B"},
+        "ascii": {"steps": 3551, "val_exact_match": 0.870, "machine": "B"},
+        "runic": {"steps": 601, "val_exact_match": 0.908, "machine": "B"}})
+    rate = {"steps_per_s": 10.0, "tokens_per_s": 20_000}
+    coord = project("coordinator", rate, None, cap_s=10_800)
+    assert coord["eta_s"] == 800 and not coord["short"]
+    assert coord["line"].startswith("ETA 13 min to the target: 8,001 steps (the reference run, B)")
+    runic = project("runic", {"steps_per_s": 2.27, "tokens_per_s": 3000}, None, cap_s=10_800)
+    assert runic["eta_s"] == round(601 / 2.27) and "unlikely" not in runic["line"]
+    ascii_ = project("ascii", rate, None, cap_s=10_800)
+    assert ascii_["eta_s"] is None and ascii_["line"].startswith("ETA unknown: no measured run of this recipe")
+    assert "87.0% val exact match in 3,551 steps (B)" in ascii_["line"] and "at most 3.0 h" in ascii_["line"]
+    slow = project("coordinator", {"steps_per_s": 0.5, "tokens_per_s": 900}, None, cap_s=3600)
+    assert slow["short"] and slow["line"].startswith("OVER THE CAP: ETA 4.4 h")
+    from helix.system.projection import job_eta
+
+    assert job_eta({"coordinator": coord, "runic": runic}, warm_start=True) == 800 + runic["eta_s"]
+    assert job_eta({"coordinator": coord, "ascii": ascii_}, warm_start=True) is None
+
+
+def test_each_run_teaches_the_next_projection_on_this_machine(monkeypatch, tmp_path):
+    from helix.system.projection import history_path, record_time_to_target
+
+    monkeypatch.setenv("HELIX_CACHE_DIR", str(tmp_path))
+    here = {"cpu": "Test CPU", "cores": 2, "torch": "2.13.0"}
+    other = {"cpu": "Other CPU", "cores": 2, "torch": "2.13.0"}
+    rate = {"steps_per_s": 2.0, "tokens_per_s": 4000}
+    assert project("ascii", rate, None, machine=here)["eta_s"] is None
+    record_time_to_target("ascii", {"reached": False, "steps": 5000, "seconds": 2500, "stop_reason": "plateau"}, here)
+    assert project("ascii", rate, None, machine=here)["eta_s"] is None  # a plateau is no time to target
+    record_time_to_target("ascii", {"reached": True, "steps": 4000, "seconds": 2000, "stop_reason": "target",
+                                    "precision": {"autocast": "off"}}, here)
+    p = project("ascii", rate, None, machine=here)
+    assert p["steps_needed"] == 4000 and p["eta_s"] == 2000 and "measured on this machine" in p["line"]
+    assert project("ascii", rate, None, machine=other)["eta_s"] is None  # another machine: not its curve
+    h = json.loads(history_path().read_text())
+    [rows] = h.values()
+    assert [r["stop_reason"] for r in rows["ascii"]] == ["plateau", "target"] and rows["ascii"][1]["recipe"]
 
 
 def test_launcher_records_projections_in_launch_json_and_status(tmp_path, monkeypatch):

@@ -75,6 +75,11 @@ def train_cmd(
         None, "--muon-ns", help="precision of Muon's Newton-Schulz step: auto (measured) | bf16 | fp32"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps"),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="seconds"),
+    time_cap: Optional[float] = typer.Option(None, "--time-cap", help="stop after this many seconds of training (the schedule does not follow it)"),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="cosine | constant | wsd (warmup-stable-decay, the decay started by the first plateau)"),
+    patience: Optional[int] = typer.Option(None, "--patience", help="evaluations without a gain of --min-delta: the plateau (0: off)"),
+    min_delta: Optional[float] = typer.Option(None, "--min-delta", help="smallest rise of the best val exact match that counts"),
+    save_every_s: Optional[float] = typer.Option(None, "--save-every-s", help="refresh checkpoints/last every N seconds"),
     schedule_by_time: Optional[bool] = typer.Option(
         None, "--schedule-by-time/--schedule-by-steps",
         help="run the warmup+cosine schedule over --time-budget instead of the step count "
@@ -128,6 +133,8 @@ def train_cmd(
                      optimizer=optimizer, muon_lr_mult=muon_lr_mult,
                      weight_decay=weight_decay, warmup=warmup, clip=clip, dropout=dropout, seed=seed,
                      compile=compile, amp=amp, attention=attention, muon_ns_dtype=muon_ns, tokenizer=tokenizer, max_steps=max_steps, time_budget_s=time_budget,
+                     time_cap_s=time_cap, schedule=schedule, patience=patience, min_delta=min_delta,
+                     save_every_s=save_every_s,
                      schedule_by_time=schedule_by_time, mix=mix,
                      init_from=str(init_from) if init_from is not None else None,
                      gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,

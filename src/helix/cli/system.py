@@ -18,7 +18,7 @@ def _die(msg: str, code: int = 2) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def launch(
-        resume: Optional[Path] = typer.Option(None, "--resume", help="Continue RUN_DIR (after a reboot or a stop)."),
+        resume: Optional[Path] = typer.Option(None, "--resume", help="Continue RUN_DIR, or `latest` (after Ctrl-C, a kill or a reboot): no finished brain is retrained."),
         corpus: Optional[Path] = typer.Option(None, help="Corpus directory (built there if missing). Default: <runs-dir>/corpus."),
         corpus_size: Optional[int] = typer.Option(None, help="Corpus size when it has to be built."),
         runs_dir: Path = typer.Option(Path("runs"), help="Where runs/<UTC timestamp>/ go."),
@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
         epochs: Optional[int] = typer.Option(None, help="Passed to helix train."),
         batch_size: Optional[int] = typer.Option(None, help="Micro-batch, passed to helix train."),
         grad_accum: Optional[int] = typer.Option(None, help="Passed to helix train."),
-        time_budget: Optional[float] = typer.Option(None, help="Seconds per brain (CPU default 1150 unless --epochs/--max-steps; with a warm start the coordinator gets 72% of it, then the specialists the rest)."),
+        time_budget: Optional[float] = typer.Option(None, help="Clock-bound run: seconds for the job, the learning rate annealed over them (with a warm start the coordinator gets 72%, then the specialists the rest). Default: none, each brain trains to its target."),
+        time_cap: Optional[float] = typer.Option(None, help="CPU: cap of the whole job's training in seconds when it trains to target (default 10800)."),
         max_steps: Optional[int] = typer.Option(None, help="Passed to helix train."),
         seed: Optional[int] = typer.Option(None, help="Corpus and training seed (default: theirs)."),
         brains: str = typer.Option("coordinator,ascii,runic", help="Which brains to train."),
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
         opts = LaunchOptions(
             runs_dir=runs_dir, corpus=corpus, corpus_size=corpus_size, seed=seed, brains=names,
             preset=preset, device=device, mode=mode, epochs=epochs, batch_size=batch_size,
-            grad_accum=grad_accum, time_budget=time_budget, max_steps=max_steps,
+            grad_accum=grad_accum, time_budget=time_budget, time_cap=time_cap, max_steps=max_steps,
             extra_train_args=list(train_arg), max_retries=max_retries, poll_s=poll, warm_start=warm_start,
         )
         if dry_run:
@@ -70,7 +71,8 @@ def register(app: typer.Typer) -> None:
         except LaunchError as e:
             _die(str(e), 1)
         except KeyboardInterrupt:
-            typer.echo("interrupted: the training processes were stopped; continue with helix launch --resume RUN_DIR", err=True)
+            typer.echo("interrupted: the training processes were stopped; continue with scripts/main.sh --resume "
+                       "(helix launch --resume latest)", err=True)
             raise typer.Exit(130)
         raise typer.Exit(code)
 

@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from helix.ml import checkpoint as ckpt
 from helix.ml import precision
+from helix.ml import stopping
 from helix.ml.config import CONTROL_FILE, TrainConfig, get_preset, original_recipe
 from helix.ml.data import CORPUS_FILES, collate, dummy_batch, encode_records, epoch_batches, load_records, weight_records
 from helix.ml.flops import peak_bf16_flops, train_flops
@@ -356,7 +357,8 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         "best_em": -1.0, "best_val_loss": float("inf"), "best_epoch": 0, "stale_epochs": 0,
         "plateau_best_loss": float("inf"), "plateau_best_em": -1.0,
         "ema": None, "min_ema": None, "elapsed_s": 0.0, "tokens": 0, "gates": [],
-        "real_tokens": 0,
+        "real_tokens": 0, "stop_reason": None, "target_step": None, "target_s": None,
+        **stopping.initial_state(),
     }
     if cfg.resume:
         if rank == 0:
@@ -401,15 +403,20 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         f"train={len(train_ds)} val={len(val_ds)} skipped_long={train_ds.skipped_long} "
         f"with_unk={train_ds.with_unk} steps/epoch={steps_per_epoch} total_steps={total_steps}"
     )
-    files.set_status(status="training", message="", total_epochs=total_epochs, total_steps=total_steps,
-                     step=state["step"], epoch=state["epoch"])
+    open_ended = _open_ended(cfg)
+    target = cfg.gate_min_exact + cfg.stop_margin
+    files.set_status(status="training", message="", total_epochs=None if open_ended else total_epochs,
+                     total_steps=None if open_ended else total_steps, step=state["step"], epoch=state["epoch"],
+                     target=target, phase=state["phase"], stop_rule=_stop_rule(cfg))
+    if open_ended:
+        files.log(f"stops at: {_stop_rule(cfg)}")
     files.flush(force=True)
 
     progress = None
     if _progress_enabled(cfg, rank):
         from tqdm import tqdm
 
-        progress = tqdm(total=total_steps, initial=state["step"], desc=cfg.brain, unit="step",
+        progress = tqdm(total=None if open_ended else total_steps, initial=state["step"], desc=cfg.brain, unit="step",
                         dynamic_ncols=True)
     files.progress = progress
 
@@ -422,10 +429,17 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
     window_flops = 0.0
     final_status, final_msg = "completed", ""
     stop = False
+    last_save = time.time()
     pending_losses: list[torch.Tensor] = []
     amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp and not use_amp_cpu else (
         (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if use_amp_cpu else contextlib.nullcontext)
 
+    if state.get("stop_reason") in ("target", "plateau"):
+        stop = True  # resumed after it had stopped: nothing left to train
+        final_msg = f"already stopped ({state['stop_reason']}) at step {state['step']}; nothing to resume"
+        files.log(final_msg)
+    elif state.get("stop_reason") is not None:
+        state["stop_reason"] = None  # a cap or budget: the resumed run's own cap decides again
     epoch = state["epoch"]
     while epoch < total_epochs and not stop:
         batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch, bucket=cfg.bucket)
@@ -442,7 +456,10 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
             tfrac = None
             if cfg.schedule_by_time and cfg.time_budget_s:
                 tfrac = (elapsed0 + time.time() - run_t0) / cfg.time_budget_s
-            lr = lr_at(cfg, state["step"], total_steps, tfrac)
+            if cfg.schedule == "wsd" and tfrac is None:
+                lr = stopping.wsd_lr(cfg, state["step"], state, total_steps if cfg.max_steps else None)
+            else:
+                lr = lr_at(cfg, state["step"], total_steps, tfrac)
             set_lr(opt, lr)
             loss_acc = torch.zeros((), device=device)
             step_real = 0
@@ -511,18 +528,33 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                 if step_loss is not None:
                     progress.set_postfix(loss=f"{step_loss:.4f}", epoch=epoch + 1)
             elapsed = elapsed0 + (time.time() - run_t0)
+            decay_ended = stopping.advance(state, state["step"])
+            if decay_ended and rank == 0:
+                files.log(f"step {state['step']}: the learning rate has decayed to {cfg.min_lr:g}")
             over = bool(cfg.time_budget_s and elapsed >= cfg.time_budget_s)
+            capped = bool(cfg.time_cap_s and elapsed >= cfg.time_cap_s)
             hit = state.get("target_hit") is not None  # set by rank 0's last evaluation (stop_at_target)
+            plateau = state.get("plateau_hit") is not None  # likewise (patience)
             if world > 1:
-                flag = torch.tensor([1.0 if over else 0.0, 1.0 if hit else 0.0], device=device)
+                flag = torch.tensor([float(x) for x in (over, hit, capped, plateau)], device=device)
                 dist.all_reduce(flag)
-                over, hit = flag[0].item() > 0, flag[1].item() > 0
+                over, hit, capped, plateau = (v > 0 for v in flag.tolist())
             if hit:
                 final_msg = (f"target reached: val exact match {state.get('target_hit') or 0:.3f} >= "
-                             f"{cfg.gate_min_exact + cfg.stop_margin:g} at step {state['step']}")
+                             f"{target:g} at step {state['step']}")
+                state["stop_reason"] = "target"
+                stop = True
+            elif plateau:
+                final_msg = state.get("plateau_hit") or f"plateau at step {state['step']}"
+                state["stop_reason"] = "plateau"
                 stop = True
             elif over:
                 final_msg = f"time budget of {cfg.time_budget_s:.0f}s reached at step {state['step']}"
+                state["stop_reason"] = "time_budget"
+                stop = True
+            elif capped:
+                final_msg = f"cap of {cfg.time_cap_s:.0f}s of training reached at step {state['step']}"
+                state["stop_reason"] = "cap"
                 stop = True
             if rank == 0 and (sync_now and (state["step"] % cfg.log_every == 0 or stop)):
                 dt = max(1e-9, time.time() - window_t0)
@@ -540,12 +572,18 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                 steps_left = total_steps - state["step"]
                 rate = (time.time() - run_t0) / max(1, state["step"] - start_step)
                 eta = steps_left * rate
-                if cfg.time_budget_s:
+                if open_ended:  # to the target, from the live curve (or the projection)
+                    proj = files.status.get("projection") or {}
+                    eta = stopping.eta_to_target(state, target, 1.0 / rate if rate > 0 else None,
+                                                 steps_needed=proj.get("steps_needed"), step=state["step"])
+                if cfg.time_budget_s and eta is not None:
                     eta = min(eta, max(0.0, cfg.time_budget_s - (elapsed0 + time.time() - run_t0)))
-                files.log(f"epoch {epoch + 1}/{total_epochs} step {state['step']}/{total_steps} "
+                files.log(f"epoch {epoch + 1}/{total_epochs} step {state['step']}"
+                          f"{'' if open_ended else '/' + str(total_steps)} "
                           f"loss {step_loss:.4f} lr {lr:.2e} tok/s {tps * world:,.0f}")
                 files.set_status(step=state["step"], epoch=epoch, train_loss=_finite_or_none(step_loss),
-                                 tokens_per_s=tps * world, mfu=mfu, eta_s=eta,
+                                 tokens_per_s=tps * world, mfu=mfu, eta_s=eta, phase=state["phase"],
+                                 steps_per_s=(1.0 / rate if rate > 0 else None),
                                  gpu_mem_bytes=(torch.cuda.max_memory_allocated(device)
                                                 if device.type == "cuda" else None))
                 files.flush()
@@ -553,8 +591,8 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
             if cfg.debug_kill_at_step and state["step"] == cfg.debug_kill_at_step:
                 files.flush(force=True)
                 os._exit(137)  # simulate a kill (tests): no cleanup, no final writes
-            if (cfg.eval_every_steps and rank == 0 and sample and state["step"] % cfg.eval_every_steps == 0
-                    and gi < len(groups_) - 1 and not stop):
+            if (cfg.eval_every_steps and rank == 0 and sample
+                    and (state["step"] % cfg.eval_every_steps == 0 or decay_ended) and not stop):
                 te = time.time()
                 gens = generate_requests(raw_model, tok, cfg.brain,
                                          [(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in sample])
@@ -566,9 +604,18 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                               "time": utc_now_iso()})
                 files.log(f"eval step {state['step']}: val exact {res['exact_match']} validity {res['validity']}")
                 files.set_status(val_exact_match=res["exact_match"])
-                if cfg.stop_at_target and (res["exact_match"] or 0) >= cfg.gate_min_exact + cfg.stop_margin:
+                if cfg.stop_at_target and (res["exact_match"] or 0) >= target:
                     state["target_hit"] = _confirm_target(cfg, raw_model, tok, val_recs, sample,
                                                          res["exact_match"], state, files)
+                if state.get("target_hit") is not None:  # time to target: the confirmed evaluation
+                    state["target_step"], state["target_s"] = state["step"], elapsed0 + (time.time() - run_t0)
+                else:
+                    _observe_curve(cfg, state, res["exact_match"] or 0.0, elapsed0 + (time.time() - run_t0), files)
+            if (cfg.save_every_s and rank == 0 and time.time() - last_save >= cfg.save_every_s
+                    and gi < len(groups_) - 1 and not stop):
+                state["elapsed_s"] = elapsed0 + (time.time() - run_t0)
+                _save_last(cfg, raw_model, mcfg, tok, opt, state, device, ck_root, epoch, files)
+                last_save = time.time()
             if (cfg.save_every_steps and rank == 0 and state["step"] % cfg.save_every_steps == 0
                     and gi < len(groups_) - 1 and not stop):
                 state["elapsed_s"] = elapsed0 + (time.time() - run_t0)
@@ -608,6 +655,8 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         final_msg = f"last gate (epoch {state['gates'][-1]['epoch']}) failed, policy warn: {state['gates'][-1]['reason']}"
     final_status, final_msg = _quality_verdict(cfg, state["best_em"], final_status, final_msg)
     elapsed = elapsed0 + (time.time() - run_t0)
+    if state.get("stop_reason") is None:
+        state["stop_reason"] = "aborted" if final_status in ("aborted", "failed") else "steps"
     summary = {
         "status": final_status, "message": final_msg, "brain": cfg.brain, "preset": cfg.preset,
         "epochs_done": state["epoch"], "step": state["step"], "total_steps": total_steps,
@@ -615,6 +664,10 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         "best_epoch": state["best_epoch"], "best_val_loss": _finite_or_none(state["best_val_loss"]),
         "elapsed_s": elapsed, "train_wall_s": time.time() - t_start, "params": n_params,
         "gates": state["gates"], "out": str(cfg.out),
+        "stop_reason": state["stop_reason"], "stop_rule": _stop_rule(cfg), "target": target,
+        "time_to_target": ({"steps": state["target_step"], "seconds": round(state["target_s"], 1)}
+                           if state.get("target_step") is not None else None),
+        "curve": stopping.curve(state), "precision": files.status.get("precision"),
         "checkpoints": {"best": str(ck_root / "best"), "last": str(ck_root / "last")},
     }
     if rank == 0:
@@ -622,7 +675,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                   f"best val exact match {summary['best_val_exact_match']} at epoch {state['best_epoch']} "
                   f"in {elapsed:.1f}s")
         files.set_status(status=final_status if final_status in STATUSES else "completed",
-                         message=final_msg, step=state["step"], eta_s=0)
+                         message=final_msg, step=state["step"], eta_s=0, stop_reason=state["stop_reason"])
         files.flush(force=True)
         atomic_write_json(Path(cfg.out) / "summary.json", summary)
     if world > 1:
@@ -651,6 +704,46 @@ def _confirm_target(cfg: TrainConfig, model, tok: Tokenizer, val_recs: list[dict
     files.log(f"confirm step {state['step']}: val exact {em:.3f} on {len(recs)} validation records "
               f"({'target reached, stopping' if ok else 'below target, training goes on'})")
     return em if ok else None
+
+
+def _open_ended(cfg: TrainConfig) -> bool:
+    """A run that ends at its target, plateau or cap rather than after a known number of steps."""
+    return cfg.schedule == "wsd" and not cfg.max_steps and not cfg.schedule_by_time
+
+
+def _stop_rule(cfg: TrainConfig) -> str:
+    """The run's stopping rule in words (recorded in status.json and summary.json)."""
+    parts = []
+    if cfg.stop_at_target:
+        parts.append(f"target val exact match {cfg.gate_min_exact + cfg.stop_margin:g} (confirmed on up to "
+                     f"{cfg.confirm_sample} validation records)")
+    if cfg.patience:
+        parts.append(f"plateau: {cfg.patience} evaluations (every {cfg.eval_every_steps} steps) without a gain of "
+                     f"{cfg.min_delta:g}" + (", after the learning rate's decay" if cfg.schedule == "wsd" else ""))
+    if cfg.time_cap_s:
+        parts.append(f"cap {cfg.time_cap_s:.0f}s")
+    if cfg.time_budget_s:
+        parts.append(f"time budget {cfg.time_budget_s:.0f}s")
+    if cfg.max_steps:
+        parts.append(f"{cfg.max_steps} steps")
+    return "; ".join(parts) or f"{cfg.epochs} epochs"
+
+
+def _observe_curve(cfg: TrainConfig, state: dict, em: float, elapsed: float, files) -> None:
+    """Feed one evaluation to the early-stopping rule (helix.ml.stopping): start the decay at the
+    first plateau, stop at the plateau after it."""
+    if em <= 0 and state["step"] < cfg.patience_grace_steps:
+        return  # nothing right yet: learning has not begun, so no plateau either
+    what = stopping.observe(cfg, state, state["step"], em, elapsed)
+    if what == "decay":
+        files.log(f"plateau at step {state['step']} (best val exact {state['es_best']:.3f}, no gain of "
+                  f"{cfg.min_delta:g} in {cfg.patience} evaluations): the learning rate decays over "
+                  f"{state['decay_steps']} steps")
+        files.set_status(phase="decay")
+    elif what == "plateau":
+        state["plateau_hit"] = (f"plateau: best val exact match {state['es_best']:.3f}, no gain of {cfg.min_delta:g} "
+                                f"in {cfg.patience} evaluations, at step {state['step']}")
+        files.log(state["plateau_hit"])
 
 
 def _apply_thread_control(out: Path, files) -> None:

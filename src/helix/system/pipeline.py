@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from helix.system.launcher import Launcher, LaunchError, LaunchOptions, read_json
+from helix.system.launcher import MAIN_JOB_CORPUS_SIZE, Launcher, LaunchError, LaunchOptions, read_json
 from helix.system.scheduler import fmt_bytes
 from helix.util import atomic_write_json, utc_now_iso
 
@@ -52,9 +52,13 @@ def default_corpus_dir(opts: LaunchOptions) -> Path:
     parts = ["corpus"]
     if opts.seed is not None:
         parts.append(f"seed{opts.seed}")
-    if opts.corpus_size:
-        parts.append(f"n{opts.corpus_size}")
+    parts.append(f"n{corpus_size(opts)}")
     return Path(opts.runs_dir) / "-".join(parts)
+
+
+def corpus_size(opts: LaunchOptions) -> int:
+    """Training records per corpus of the corpus the main job builds (MAIN_JOB_CORPUS_SIZE)."""
+    return int(opts.corpus_size or MAIN_JOB_CORPUS_SIZE)
 
 
 def ensure_corpus(opts: LaunchOptions, log=_log) -> Path:
@@ -68,8 +72,7 @@ def ensure_corpus(opts: LaunchOptions, log=_log) -> Path:
     kw = {}
     if opts.seed is not None:
         kw["seed"] = opts.seed
-    if opts.corpus_size:
-        kw["size"] = opts.corpus_size
+    kw["size"] = corpus_size(opts)
     log(f"building the corpus in {corpus} ({', '.join(f'{k} {v}' for k, v in kw.items()) or 'default seed and size'}) ...")
     build_corpus(corpus, **kw)
     log(f"corpus built in {time.time() - t:.1f}s")
@@ -303,21 +306,63 @@ def time_to_accuracy(run_dir: Path, brain: str) -> list[tuple[float, int, float]
     return pts
 
 
-def print_verdicts(verdicts: dict, run_dir: Path) -> None:
+def training_outcomes(run_dir: Path, jobs: dict) -> dict[str, dict]:
+    """Per brain, from its summary.json: steps, training seconds, why it stopped, time to target."""
+    out = {}
+    for b in jobs:
+        s = read_json(Path(run_dir) / b / "summary.json") or {}
+        out[b] = {"steps": s.get("step"), "seconds": s.get("elapsed_s"), "stop_reason": s.get("stop_reason"),
+                  "time_to_target": s.get("time_to_target"), "precision": s.get("precision"),
+                  "best_val_exact_match": s.get("best_val_exact_match"), "stop_rule": s.get("stop_rule")}
+    return out
+
+
+def record_history(L: Launcher, outcomes: dict[str, dict]) -> None:
+    """Each run teaches the next: this machine's time to target per brain (helix.system.projection)."""
+    from helix.system.projection import record_time_to_target
+
+    machine = L.state.get("machine")
+    if not machine or L.state.get("time_budget"):
+        return  # a clock-bound run does not measure time to target
+    for b, o in outcomes.items():
+        if o.get("stop_reason") not in ("target", "plateau", "cap") or o.get("steps") is None:
+            continue
+        ttt = o.get("time_to_target") or {}
+        record_time_to_target(b, {"reached": bool(ttt), "steps": ttt.get("steps", o["steps"]),
+                                  "seconds": ttt.get("seconds", o["seconds"]), "stop_reason": o["stop_reason"],
+                                  "precision": o.get("precision"), "run": str(L.run_dir),
+                                  "projected_eta_s": ((L.jobs.get(b) or {}).get("projection") or {}).get("eta_s")},
+                              machine)
+
+
+def print_verdicts(verdicts: dict, run_dir: Path, outcomes: dict[str, dict] | None = None) -> None:
+    outcomes = outcomes or {}
     t = Table(title="Closing summary: each brain against its target", title_justify="left")
-    for c in ("brain", "test exact", "target", "verdict", "LC-B held-out numbers (apart)"):
+    for c in ("brain", "test exact", "target", "verdict", "steps", "training", "stopped at"):
         t.add_column(c)
     for b, v in verdicts.items():
-        h = v.get("lcb_heldout_number") or {}
+        o = outcomes.get(b) or {}
         style = "green" if v["met"] else ("yellow" if v["verdict"] == "below target" else "red")
         t.add_row(b, _pct(v["test_exact"]), f"{v['target'] * 100:.0f}%", f"[{style}]{v['verdict']}[/{style}]",
-                  f"{_pct(h.get('exact_match'))} of {h['n']}" if h.get("n") else "-")
+                  "-" if o.get("steps") is None else f"{o['steps']:,}",
+                  "-" if o.get("seconds") is None else f"{o['seconds']:.0f} s", o.get("stop_reason") or "-")
     console.print(t)
+    for b, v in verdicts.items():
+        h = v.get("lcb_heldout_number") or {}
+        if h.get("n"):
+            console.print(f"LC-B held-out numbers, {b} (apart from the target figure): "
+                          f"{_pct(h.get('exact_match'))} of {h['n']}")
     for b in verdicts:
         pts = time_to_accuracy(run_dir, b)
         if pts:
             console.print(f"time to accuracy, {b} (val sample): "
                           + ", ".join(f"{em * 100:.1f}% at {s}s (step {st})" for s, st, em in pts))
+
+
+def _human(s) -> str:
+    from helix.system.projection import human_s
+
+    return human_s(s)
 
 
 def _pct(v) -> str:
@@ -365,7 +410,12 @@ def print_plan(L: Launcher) -> None:
          + (f", {st['slots']} job(s) at a time x {st['threads_per_job']} thread(s)" if st.get("slots") else ""))
     if st.get("warm_start"):
         _log("warm start: the coordinator trains first on every brain's records; the specialists "
-             "then start from its weights")
+             "then start from its weights when it has reached its target or its plateau")
+    if st.get("time_cap") and not st.get("time_budget"):
+        from helix.system.projection import human_s
+
+        _log(f"each brain trains to its target (90% val exact match, confirmed on the validation split), "
+             f"or until its curve stops rising; the whole job's training is capped at {human_s(st['time_cap'])}")
     for b, j in L.jobs.items():
         budget = j.get("time_budget", st.get("time_budget"))
         threads = j.get("threads") or st.get("threads_per_job")
@@ -436,11 +486,35 @@ def _detach(run_dir: Path, evaluate: bool, eval_limit: int | None) -> None:
     _log(f"supervising in the background (pid {p.pid}, log {run_dir / 'launcher.log'})")
 
 
+def progress_lines(L: Launcher) -> list[str]:
+    """One line per training brain: its progress towards its target and the ETA (live curve)."""
+    from helix.system.projection import human_s
+
+    lines = []
+    for b, j in L.jobs.items():
+        if j["state"] != "running":
+            continue
+        st = read_json(L.brain_dir(b) / "status.json") or {}
+        target = st.get("target") or TARGET_EXACT
+        em = st.get("val_exact_match")
+        frac = 0.0 if not isinstance(em, (int, float)) else max(0.0, min(1.0, em / target))
+        bar = "#" * round(20 * frac) + "-" * (20 - round(20 * frac))
+        lines.append(f"[{b}] [{bar}] val exact {_pct(em)} of {target * 100:.0f}% · step {st.get('step') or 0:,} · "
+                     f"{st.get('phase') or '-'} · ETA {human_s(st.get('eta_s'))}")
+    return lines
+
+
 def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool = False, evaluate: bool = True,
-                eval_limit: int | None = None) -> int:
-    """The whole main job; returns the exit code (0: every brain completed)."""
+                eval_limit: int | None = None, progress_every_s: float = 60.0) -> int:
+    """The whole main job; returns the exit code (0: every brain met its target)."""
     t0 = time.time()
     timings: dict[str, float] = {}
+    if resume is not None and str(resume) == "latest":
+        from helix.system.status import latest_run
+
+        resume = latest_run(opts.runs_dir)
+        if resume is None:
+            raise LaunchError(f"--resume latest: no run under {opts.runs_dir}")
     if resume is not None:
         L = Launcher.load(resume, log=_log_plain)
         L.requeue_unfinished()
@@ -454,13 +528,27 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
         if L.state.get("device_kind") == "cpu":
             print_precision()
             L.project_jobs()
+            if L.state.get("eta_s") is not None:
+                _log(f"the whole job should take about {_human(L.state['eta_s'])} of training on this machine "
+                     "(each brain stops at its target, its plateau or the cap)")
     if detach:
         L.save()
         _detach(L.run_dir, evaluate, eval_limit)
         return 0
     t1 = time.time()
-    L.run()
+    shown = [0.0]
+
+    def show_progress() -> None:
+        if time.time() - shown[0] >= progress_every_s:
+            shown[0] = time.time()
+            for line in progress_lines(L):
+                _log_plain(line)
+
+    L.run(on_poll=show_progress)
     timings["train_s"] = round(time.time() - t1, 1)
+    outcomes = training_outcomes(L.run_dir, L.jobs)
+    L.state["outcomes"] = outcomes
+    record_history(L, outcomes)
     ok = [b for b, j in L.jobs.items() if j["state"] in ("completed", "quality_failed")]
     for b, j in L.jobs.items():
         _log_plain(f"{b}: {j['state']}" + (f" — {j['message']}" if j.get("message") else ""))
@@ -481,7 +569,7 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
         L.state["verdicts"] = verdicts
         for b, v in verdicts.items():
             L._write_brain_status(b, L.jobs[b]["state"], L.jobs[b].get("message") or "", verdict=v)
-        print_verdicts(verdicts, L.run_dir)
+        print_verdicts(verdicts, L.run_dir, outcomes)
         summ = read_json(L.run_dir / "summary.json") or {}
         summ["verdicts"] = verdicts
         summ["time_to_accuracy"] = {b: time_to_accuracy(L.run_dir, b) for b in L.jobs}

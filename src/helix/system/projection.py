@@ -1,21 +1,29 @@
-"""Before training: how many optimizer steps each brain will make here, and is that enough?
+"""Before training: how long each brain will take to reach its target on this machine.
 
 The launcher measures a few real training steps of each job (its preset, tokenizer, precision
-choice, thread count and batch, on records of its own corpus) and projects the steps its time
-budget buys. The CPU recipe records how many steps it needed to reach its target
-(``helix.ml.config.RECIPE_STEPS_TO_TARGET``, measured, see docs/RESULTS.md); a job projected
-below that is reported in the launch output and in its ``status.json`` with the time it would
-need. A run on a slow machine is told the truth before it starts, not after.
+choice, thread count and batch, on records of its own corpus): its step rate here. The steps the
+recipe needs to reach the target come from a measured curve: this machine's own earlier runs
+first (every main job records each brain's time to target in the user's cache,
+``time_to_target.json``, see :func:`record_time_to_target`), else the recipe's reference run
+(``helix.ml.config.RECIPE_STEPS_TO_TARGET`` / ``RECIPE_REFERENCE``, docs/RESULTS.md). Steps over
+rate is the ETA printed before training; a clock-bound run (``--time-budget``) is told instead
+whether its budget buys those steps. A run on a slow machine is told the truth before it starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import time
 from pathlib import Path
 
-from helix.ml.config import RECIPE_REFERENCE, RECIPE_STEPS_TO_TARGET, default_train_config
+from helix.ml.config import RECIPE_ID, RECIPE_REFERENCE, RECIPE_STEPS_TO_TARGET, default_train_config
+from helix.util import atomic_write_json, utc_now_iso
+
+TARGET = 0.9  # the brains' target (val and test exact match), as the trainer's gate_min_exact
+HISTORY_FILE = "time_to_target.json"
+HISTORY_KEEP = 10  # entries kept per machine and brain
 
 
 _TOKENIZERS: dict = {}
@@ -91,37 +99,119 @@ def _measure(brain: str, preset: str, corpus: Path, *, batch_size: int, mix: str
             "precision_source": choice.get("source"), "tokenizer": tok.kind}
 
 
-def project(brain: str, rate: dict, budget_s: float | None, *, steps_done_before: int = 0) -> dict:
-    """Projected optimizer steps in ``budget_s`` against the recipe's measured need."""
+def history_path() -> Path:
+    """This user's record of measured times to target (beside the precision probe's cache)."""
+    from helix.ml.precision import cache_path
+
+    return cache_path().with_name(HISTORY_FILE)
+
+
+def machine_key(machine: dict) -> str:
+    return f"{machine.get('cpu')} | {machine.get('cores')} cores | torch {machine.get('torch')}"
+
+
+def _read_history() -> dict:
+    try:
+        h = json.loads(history_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return h if isinstance(h, dict) else {}
+
+
+def record_time_to_target(brain: str, entry: dict, machine: dict) -> None:
+    """Add one brain's measured run (steps, seconds, whether it reached the target, why it
+    stopped, precision) to this machine's history; the next projection prefers it."""
+    h = _read_history()
+    rows = h.setdefault(machine_key(machine), {}).setdefault(brain, [])
+    rows.append({**entry, "recipe": entry.get("recipe", RECIPE_ID), "time": entry.get("time") or utc_now_iso()})
+    del rows[:-HISTORY_KEEP]
+    try:
+        atomic_write_json(history_path(), h)
+    except OSError:
+        pass  # a read-only cache costs the next projection its local curve, nothing else
+
+
+def steps_to_target(brain: str, machine: dict | None) -> tuple[int | None, str]:
+    """(optimizer steps the recipe needs to reach the target, where that figure comes from)."""
+    if machine:
+        mine = [r for r in _read_history().get(machine_key(machine), {}).get(brain, [])
+                if isinstance(r, dict) and r.get("reached") and r.get("recipe") == RECIPE_ID
+                and isinstance(r.get("steps"), int)]
+        if mine:
+            r = mine[-1]
+            return r["steps"], f"measured on this machine, {r.get('time', '')[:10]}"
+    if brain in RECIPE_STEPS_TO_TARGET:
+        ref = RECIPE_REFERENCE.get(brain) or {}
+        return RECIPE_STEPS_TO_TARGET[brain], f"the reference run, {ref.get('machine', 'measured')}"
+    ref = RECIPE_REFERENCE.get(brain)
+    if ref and ref["val_exact_match"] >= TARGET:
+        return ref["steps"], f"the reference run, {ref['machine']}"
+    return None, ""
+
+
+def human_s(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(round(s))
+    if s < 90:
+        return f"{s} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def project(brain: str, rate: dict, budget_s: float | None, *, steps_done_before: int = 0,
+            cap_s: float | None = None, machine: dict | None = None) -> dict:
+    """The brain's time to target here (``eta_s``), or, for a clock-bound run (``budget_s``),
+    whether the budget buys the steps the target needs."""
     sps = rate["steps_per_s"]
-    need = RECIPE_STEPS_TO_TARGET.get(brain)
+    need, source = steps_to_target(brain, machine)
+    speed = f"{sps:.2f} steps/s, {rate['tokens_per_s']:,.0f} tokens/s"
     out = {"steps_per_s": round(sps, 3), "tokens_per_s": round(rate["tokens_per_s"]), "budget_s": budget_s,
-           "steps_needed": need}
-    if budget_s is None:
-        out.update(projected_steps=None, short=False,
-                   line=f"{sps:.2f} steps/s measured; no time budget (the run ends by epochs or steps)")
+           "cap_s": cap_s, "steps_needed": need, "source": source or None}
+    need_s = None if need is None else max(0.0, (need - steps_done_before) / sps)
+    out["time_needed_s"] = None if need_s is None else round(need_s)
+    if budget_s is None:  # trained to its target
+        out.update(projected_steps=None, eta_s=out["time_needed_s"])
+        if need is None:
+            ref = RECIPE_REFERENCE.get(brain)
+            best = (f"; its best measured run reached {ref['val_exact_match'] * 100:.1f}% val exact match in "
+                    f"{ref['steps']:,} steps ({ref['machine']})") if ref else ""
+            out.update(short=True, reference=ref,
+                       line=(f"ETA unknown: no measured run of this recipe reached the target{best}; it trains "
+                             f"until its target or its plateau" + (f", at most {human_s(cap_s)}" if cap_s else "")
+                             + f" ({speed})"))
+        else:
+            over = bool(cap_s and need_s > cap_s)
+            out.update(short=over, line=(f"{'OVER THE CAP: ' if over else ''}ETA {human_s(need_s)} to the target: "
+                                         f"{need:,} steps ({source}) at {speed}"
+                                         + (f"; the cap is {human_s(cap_s)}" if over else "")))
         return out
     steps = int(sps * budget_s) + steps_done_before
     out["projected_steps"] = steps
     if need is None:
         ref = RECIPE_REFERENCE.get(brain)
-        seen = ""
-        if ref:
-            seen = (f"; its measured main job reached {ref['val_exact_match'] * 100:.1f}% val exact match "
-                    f"in {ref['steps']:,} steps ({ref['machine']})")
-        out.update(short=True, reference=ref,
-                   line=(f"projects {steps:,} steps in {budget_s:.0f}s ({sps:.2f}/s, {rate['tokens_per_s']:,.0f} "
-                         f"tokens/s); the recipe has not reached "
-                         f"its target in any measured run{seen}: the target is unlikely to be met"))
+        seen = (f"; its best measured run reached {ref['val_exact_match'] * 100:.1f}% val exact match in "
+                f"{ref['steps']:,} steps ({ref['machine']})") if ref else ""
+        out.update(short=True, reference=ref, eta_s=None,
+                   line=(f"projects {steps:,} steps in {budget_s:.0f}s ({speed}); no measured run of this recipe "
+                         f"reached its target{seen}: the target is unlikely to be met"))
         return out
     short = steps < need
-    need_s = max(0.0, (need - steps_done_before) / sps)
-    out.update(short=short, time_needed_s=round(need_s))
-    if short:
-        out["line"] = (f"SHORT: projects {steps:,} steps in {budget_s:.0f}s ({sps:.2f}/s, {rate['tokens_per_s']:,.0f} "
-                       f"tokens/s); the recipe needed "
-                       f"{need:,} for its target, about {need_s:.0f}s here")
-    else:
-        out["line"] = (f"projects {steps:,} steps in {budget_s:.0f}s ({sps:.2f}/s, {rate['tokens_per_s']:,.0f} "
-                       f"tokens/s); the recipe needed {need:,}")
+    out.update(short=short, eta_s=out["time_needed_s"])
+    out["line"] = ((f"SHORT: projects {steps:,} steps in {budget_s:.0f}s ({speed}); the target needs "
+                    f"{need:,} ({source}), about {need_s:.0f}s here") if short else
+                   (f"projects {steps:,} steps in {budget_s:.0f}s ({speed}); the target needs {need:,} ({source})"))
     return out
+
+
+def job_eta(projections: dict[str, dict], warm_start: bool) -> float | None:
+    """The whole job's ETA: the coordinator, then the specialists side by side (warm start), or
+    every job side by side; None when a brain's ETA is unknown."""
+    etas = {b: p.get("eta_s") for b, p in projections.items()}
+    if any(v is None for v in etas.values()):
+        return None
+    if warm_start and "coordinator" in etas:
+        rest = [v for b, v in etas.items() if b != "coordinator"]
+        return etas["coordinator"] + (max(rest) if rest else 0.0)
+    return max(etas.values()) if etas else None

@@ -249,6 +249,14 @@ def brain_notes(s: BrainState) -> list[tuple[str, str]]:
         bits.append(f"{'bf16' if prec['autocast'] == 'bf16' else 'fp32'} {prec.get('attention')} NS-{prec.get('muon_ns')}")
     if bits:
         out.append((f"{s.brain}: " + "; ".join(bits), "dim"))
+    target, em = st.get("target"), st.get("val_exact_match")
+    if st.get("status") == "training" and isinstance(target, (int, float)) and target > 0:
+        frac = max(0.0, min(1.0, em / target)) if isinstance(em, (int, float)) and not isinstance(em, bool) else 0.0
+        bar = "#" * round(12 * frac) + "-" * (12 - round(12 * frac))
+        out.append((f"{s.brain}: to target [{bar}] {'-' if em is None else f'{em * 100:.1f}%'} of "
+                    f"{target * 100:.0f}%, {st.get('phase') or '-'}, ETA {human_duration(st.get('eta_s'))}", "cyan"))
+    if st.get("stop_reason") and st.get("status") != "training":
+        out.append((f"{s.brain}: stopped at its {st['stop_reason']}", "dim"))
     proj = st.get("projection")
     if isinstance(proj, dict) and proj.get("line"):
         out.append((f"{s.brain}: {proj['line']}", "bold yellow" if proj.get("short") else "dim"))
