@@ -4,7 +4,6 @@ brain's gate request is in its corpus's train split with exactly the gate's expe
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from helix.corpus.grammar import freeze
 from helix.hlx import decode, encode
 from helix.ml.gates import GATE_REQUESTS
 
+from test_corpus_build import _records
+
 SIZE = 3000
 SEED = 5
 BRACE_LIST = re.compile(r"\{[^{}\[\]]*\}")
@@ -28,11 +29,6 @@ def corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gate_wording") / "c"
     build_corpus(out, seed=SEED, size=SIZE)
     return out
-
-
-def _records(d: Path, corpus: str) -> list[dict]:
-    with open(d / M.FILES[corpus], encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
 
 
 def _english_texts(r: dict) -> list[str]:

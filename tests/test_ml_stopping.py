@@ -79,6 +79,13 @@ def test_eta_from_the_live_curve_falls_back_to_the_projection():
     assert stopping.eta_to_target(st, 0.9, 2.0, steps_needed=900, step=500) == pytest.approx(200)
     stopping.observe(cfg, st, 600, 0.95, 0.0)
     assert stopping.eta_to_target(st, 0.9, 2.0) == 0.0
+    flat = stopping.initial_state()  # a flattening curve: its gains shrink by half each interval
+    for step, em in ((100, 0.5), (200, 0.7), (300, 0.8)):
+        stopping.observe(cfg, flat, step, em, 0.0)
+    assert stopping.eta_to_target(flat, 0.85, 2.0) == pytest.approx(50)  # +0.05 in the next interval
+    assert stopping.eta_to_target(flat, 0.875, 2.0) == pytest.approx(100)  # +0.05, then +0.025
+    # it would level off at 0.9: a target above that is the projection's (the decay closes it)
+    assert stopping.eta_to_target(flat, 0.95, 2.0, steps_needed=1300, step=300) == pytest.approx(500)
 
 
 def test_the_cpu_recipe_trains_to_its_target_not_to_a_clock():

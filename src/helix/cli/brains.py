@@ -80,6 +80,9 @@ def train_cmd(
     patience: Optional[int] = typer.Option(None, "--patience", help="evaluations without a gain of --min-delta: the plateau (0: off)"),
     min_delta: Optional[float] = typer.Option(None, "--min-delta", help="smallest rise of the best val exact match that counts"),
     save_every_s: Optional[float] = typer.Option(None, "--save-every-s", help="refresh checkpoints/last every N seconds"),
+    decay_frac: Optional[float] = typer.Option(None, "--decay-frac", help="wsd: the decay lasts this fraction of the steps trained when it starts"),
+    decay_min_steps: Optional[int] = typer.Option(None, "--decay-min-steps", help="wsd: and at least this many steps"),
+    patience_grace_steps: Optional[int] = typer.Option(None, "--patience-grace-steps", help="before this step an evaluation with nothing right does not count towards the plateau"),
     schedule_by_time: Optional[bool] = typer.Option(
         None, "--schedule-by-time/--schedule-by-steps",
         help="run the warmup+cosine schedule over --time-budget instead of the step count "
@@ -134,7 +137,8 @@ def train_cmd(
                      weight_decay=weight_decay, warmup=warmup, clip=clip, dropout=dropout, seed=seed,
                      compile=compile, amp=amp, attention=attention, muon_ns_dtype=muon_ns, tokenizer=tokenizer, max_steps=max_steps, time_budget_s=time_budget,
                      time_cap_s=time_cap, schedule=schedule, patience=patience, min_delta=min_delta,
-                     save_every_s=save_every_s,
+                     save_every_s=save_every_s, decay_frac=decay_frac, decay_min_steps=decay_min_steps,
+                     patience_grace_steps=patience_grace_steps,
                      schedule_by_time=schedule_by_time, mix=mix,
                      init_from=str(init_from) if init_from is not None else None,
                      gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,

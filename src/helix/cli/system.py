@@ -178,6 +178,11 @@ def register(app: typer.Typer) -> None:
         else:
             if a.ok:
                 typer.echo(a.text)
+                if not explain and a.copy and a.copy["missing"]:
+                    from helix.system.literals import describe_missing
+
+                    typer.echo(f"warning: the answer does not carry the request's {describe_missing(a.copy)}",
+                               err=True)
             if explain or not a.ok:
                 for ln in describe(a):
                     typer.echo(ln, err=not a.ok and not explain)

@@ -104,19 +104,32 @@ def observe(cfg, state: dict, step: int, em: float, elapsed_s: float) -> str | N
 
 
 def eta_to_target(state: dict, target: float, steps_per_s: float | None, *, steps_needed: int | None = None,
-                  step: int = 0, window: int = 3) -> float | None:
-    """Seconds to the target from the live curve: the slope of the last ``window`` evaluations,
-    extrapolated; where the curve is flat or falling, the projected steps still to go (from the
-    measured reference), else None (unknown)."""
+                  step: int = 0) -> float | None:
+    """Seconds to the target from the live curve, else from the projection, else None (unknown).
+
+    The last three evaluations give two slopes. Where the curve rises no slower than before, the
+    last slope is extrapolated; where it is flattening, the slope is taken to keep shrinking by
+    the same ratio each interval, and the ETA is the number of intervals whose gains add up to
+    the gap. Where the curve is flat, falling, or flattening below the target (the decay will
+    have to close the gap), the projected steps still to go (``steps_needed``) are used."""
     if not steps_per_s or steps_per_s <= 0:
         return None
-    pts = curve(state)[-window:]
+    pts = curve(state)[-3:]
     if pts and pts[-1][1] >= target:
         return 0.0
-    if len(pts) >= 2 and pts[-1][0] > pts[0][0]:
-        slope = (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
-        if slope > 0:
-            return (target - pts[-1][1]) / slope / steps_per_s
-    if steps_needed and steps_needed > step:
-        return (steps_needed - step) / steps_per_s
-    return None
+    fallback = (steps_needed - step) / steps_per_s if steps_needed and steps_needed > step else None
+    if len(pts) < 2 or pts[-1][0] <= pts[-2][0]:
+        return fallback
+    gap = target - pts[-1][1]
+    span = pts[-1][0] - pts[-2][0]
+    d2 = (pts[-1][1] - pts[-2][1]) / span
+    if d2 <= 0:
+        return fallback
+    d1 = (pts[-2][1] - pts[0][1]) / (pts[-2][0] - pts[0][0]) if len(pts) == 3 and pts[-2][0] > pts[0][0] else None
+    if d1 is None or d1 <= 0 or d2 >= d1:
+        return gap / d2 / steps_per_s
+    r, g = d2 / d1, d2 * span  # each interval gains r times the last
+    if gap >= g * r / (1 - r):
+        return fallback  # the flattening curve stops short of the target
+    n = math.ceil(math.log(1 - gap * (1 - r) / (g * r)) / math.log(r) - 1e-9)
+    return n * span / steps_per_s

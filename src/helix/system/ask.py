@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from helix.ml.hlxcheck import prefix_constraint
+from helix.system.literals import copy_check, describe_missing
 from helix.system.router import FORM_LABEL, Route, RouteError, expert_for, route
 
 #: Which specialist answers in which form for ``--check``.
@@ -45,6 +46,7 @@ class Answer:
     route_agrees: bool | None = None
     error: dict | None = None  # {"code", "message", ...} when something failed
     check: dict | None = None
+    copy: dict | None = None  # the request's literals and whether the answer carries them
     notes: list[str] = field(default_factory=list)
     ms: dict = field(default_factory=dict)
 
@@ -199,6 +201,7 @@ class System:
             self._answer_direct([a for a in answers if a.route.direct])
             model_answers = [a for a in answers if not a.route.direct]
             self._answer_models(model_answers, mnt)
+            self._copy_check(model_answers)
             if self.cross_check:
                 self._route_tags(model_answers)
             if check:
@@ -308,6 +311,16 @@ class System:
             for a in group:
                 a.ms["generate"] = round(gen_ms, 3)
 
+    def _copy_check(self, answers: list[Answer]) -> None:
+        """Flag an answer that does not carry the English request's literals (helix.system.literals)."""
+        for a in answers:
+            if a.text is None or a.route.src_fmt != "english":
+                continue
+            a.copy = copy_check(a.route.text, a.text, a.route.tgt_fmt)
+            if a.copy["missing"]:
+                a.notes.append(f"the answer does not carry the request's {describe_missing(a.copy)}: the brain may "
+                               "have swapped in something it knows; check it before use")
+
     def _route_tags(self, answers: list[Answer]) -> None:
         """The coordinator's learned route for specialist requests (a one-token generation)."""
         need = [a for a in answers if a.model_route is None and a.route.expert != "coordinator"]
@@ -405,6 +418,14 @@ def describe(a: Answer) -> list[str]:
             f"({'agrees' if a.route_agrees else 'DISAGREES'} with the rule)"
         )
     lines.append(f"validity: {a.status}")
+    if a.copy is not None:
+        if not a.copy["literals"]:
+            lines.append("copy:     the request has no literal to carry (quoted text, path, name, number)")
+        elif a.copy["ok"]:
+            lines.append("copy:     the answer carries every literal of the request ("
+                         + ", ".join(f"{r['kind']} {r['text']!r}" for r in a.copy["literals"]) + ")")
+        else:
+            lines.append(f"copy:     MISSING from the answer: {describe_missing(a.copy)}")
     if a.first_attempt is not None:
         lines.append(f"first:    {a.first_attempt!r} (did not parse)")
     if a.error and not a.ok:

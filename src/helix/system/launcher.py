@@ -404,8 +404,14 @@ class Launcher:
 
         eta = job_eta({b: j["projection"] for b, j in self.jobs.items()}, bool(self.state.get("warm_start")))
         self.state["eta_s"] = eta
-        self.event(None, "projection", f"the whole job: ETA {human_s(eta)}" if eta is not None else
-                   "the whole job: ETA unknown (a brain's time to target has not been measured)")
+        if eta is not None:
+            self.event(None, "projection", f"the whole job: ETA {human_s(eta)}")
+        else:
+            unknown = [b for b, j in self.jobs.items() if j["projection"].get("eta_s") is None]
+            known = {b: j["projection"] for b, j in self.jobs.items() if b not in unknown}
+            floor = job_eta(known, bool(self.state.get("warm_start"))) if known else None
+            self.event(None, "projection", f"the whole job: ETA unknown ({', '.join(unknown)}: no measured time to "
+                       f"target)" + (f"; at least {human_s(floor)}" if floor else ""))
         self.save()
 
     @classmethod

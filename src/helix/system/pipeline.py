@@ -317,8 +317,10 @@ def training_outcomes(run_dir: Path, jobs: dict) -> dict[str, dict]:
     return out
 
 
-def record_history(L: Launcher, outcomes: dict[str, dict]) -> None:
-    """Each run teaches the next: this machine's time to target per brain (helix.system.projection)."""
+def record_history(L: Launcher, outcomes: dict[str, dict], verdicts: dict | None = None) -> None:
+    """Each run teaches the next: this machine's time to target per brain (helix.system.projection).
+    A brain reached its target when the whole validation split confirmed it (its steps then) or
+    when it met its target on the test split (all the steps it trained)."""
     from helix.system.projection import record_time_to_target
 
     machine = L.state.get("machine")
@@ -328,7 +330,9 @@ def record_history(L: Launcher, outcomes: dict[str, dict]) -> None:
         if o.get("stop_reason") not in ("target", "plateau", "cap") or o.get("steps") is None:
             continue
         ttt = o.get("time_to_target") or {}
-        record_time_to_target(b, {"reached": bool(ttt), "steps": ttt.get("steps", o["steps"]),
+        met = bool(((verdicts or {}).get(b) or {}).get("met"))
+        record_time_to_target(b, {"reached": bool(ttt) or met, "test_met": met if verdicts else None,
+                                  "steps": ttt.get("steps", o["steps"]),
                                   "seconds": ttt.get("seconds", o["seconds"]), "stop_reason": o["stop_reason"],
                                   "precision": o.get("precision"), "run": str(L.run_dir),
                                   "projected_eta_s": ((L.jobs.get(b) or {}).get("projection") or {}).get("eta_s")},
@@ -548,7 +552,6 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
     timings["train_s"] = round(time.time() - t1, 1)
     outcomes = training_outcomes(L.run_dir, L.jobs)
     L.state["outcomes"] = outcomes
-    record_history(L, outcomes)
     ok = [b for b, j in L.jobs.items() if j["state"] in ("completed", "quality_failed")]
     for b, j in L.jobs.items():
         _log_plain(f"{b}: {j['state']}" + (f" — {j['message']}" if j.get("message") else ""))
@@ -576,6 +579,7 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
         gates = summ.get("gate_answers") or []
         summ["gates_right"] = f"{sum(g['right'] for g in gates)}/{len(gates)}"
         atomic_write_json(L.run_dir / "summary.json", summ)
+    record_history(L, outcomes, verdicts if evaluate else None)
     try:
         from helix.system.report import write_report
 
@@ -593,6 +597,12 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
     if evaluate:
         failed += [f"{b}: {v['why']} ({v['verdict']})" for b, v in verdicts.items()
                    if not v["met"] and L.jobs[b]["state"] == "completed"]
+    else:  # no test figures: a brain that trained to a plateau below its target has still failed
+        failed += [f"{b}: best val exact match {o['best_val_exact_match'] * 100:.1f}% < {TARGET_EXACT * 100:.0f}% "
+                   f"(stopped at its {o.get('stop_reason')}; not evaluated)"
+                   for b, o in outcomes.items() if L.jobs[b]["state"] == "completed"
+                   and isinstance(o.get("best_val_exact_match"), (int, float))
+                   and o["best_val_exact_match"] < TARGET_EXACT]
     if failed:
         _log_plain("NOT SUCCESSFUL: " + "; ".join(failed))
         return 1

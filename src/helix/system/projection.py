@@ -209,7 +209,7 @@ def job_eta(projections: dict[str, dict], warm_start: bool) -> float | None:
     """The whole job's ETA: the coordinator, then the specialists side by side (warm start), or
     every job side by side; None when a brain's ETA is unknown."""
     etas = {b: p.get("eta_s") for b, p in projections.items()}
-    if any(v is None for v in etas.values()):
+    if any(v is None for v in etas.values()) or not etas:
         return None
     if warm_start and "coordinator" in etas:
         rest = [v for b, v in etas.items() if b != "coordinator"]
