@@ -74,6 +74,19 @@ def test_corpus_words_keeps_frequent_letter_runs_in_a_fixed_order():
     assert "find" in tok.tokens and "deadbeef" not in tok.tokens
 
 
+def test_open_words_are_spelled_in_characters_like_words_never_seen():
+    """With ``keep`` (the corpus grammar's words), a frequent open word gets no token of its own, so
+    a held-out word is encoded the way the training words were."""
+    from helix.corpus.splits import closed_words
+
+    recs = [{"src_fmt": "english", "src": "Copy the harbor and testData", "tgt_fmt": "hlxl",
+             "tgt": "&h_harbor"}] * 30
+    tok = Tokenizer.from_records(recs, keep=closed_words())
+    assert {"Copy", "the", "testData"} <= set(tok.tokens) and "harbor" not in tok.tokens
+    assert _pieces(tok, "Copy the quokka")[-7:] == list(" quokka")
+    assert "harbor" in Tokenizer.from_records(recs).tokens  # without keep: any frequent run
+
+
 def test_run_mask_follows_the_vocabulary_and_fits_the_model():
     tok = _tok()
     mask = tok.run_char_mask()

@@ -170,6 +170,11 @@ def test_evaluation_gates_and_report(run):
         assert 0 <= r["exact"] <= 1 and (r["validity"] is None or 0 <= r["validity"] <= 1)
     assert 0 <= acc["route_accuracy"] <= 1 and acc["route_n"] == 4
     assert acc["check"]["n"] == 3 and 0 <= acc["check"]["agreement"] <= 1
+    for brain in BRAINS:  # the novel split is evaluated on its own line, every brain
+        b = acc["brains"][brain]
+        novel = json.loads((run / brain / "novel_eval.json").read_text())
+        assert b["novel_n"] == novel["n"] == 4 and novel["source"]["split"] == "novel"
+        assert 0 <= b["novel_exact"] <= 1
     summ = json.loads((run / "summary.json").read_text())
     assert len(summ["gate_answers"]) == len(gate_requests())
     prog = [g for g in summ["gate_answers"] if g["src_fmt"] == "hlxl_ls"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from helix.corpus import mixes as M
+from helix.corpus import openwords as OW
 from helix.corpus import splits as SP
 from helix.corpus.english import describe, parse_english_all
 from helix.corpus.families import FAMILIES
@@ -28,7 +29,7 @@ from helix.corpus.programs import (PROGRAM_FAMILIES, describe_program, parse_pro
 from helix.hlx import encode
 from helix.util import atomic_write_json, atomic_write_text
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "2.0.0"  # 2: open vocabulary and the novel split
 DEFAULT_SEED = 1234
 DEFAULT_SIZE = 22000  # train records per corpus
 LCR_GLYPHS = "∅⊤⊥⊠⟁🜊🜁🜂🜃🜄◇◆"
@@ -226,6 +227,9 @@ def generate_corpus(gen: Generator, corpus: str, size: int) -> list[dict]:
     """All records of one corpus, shuffled, with ids."""
     mix = M.MIXES[corpus]
     quotas = {s: M.apportion(round(size * frac), mix) for s, frac in M.SPLIT_FRACTIONS.items()}
+    for f in M.PROGRAM_FORMS:  # programs use the closed lexicon only: no novel words to hold out
+        if f in quotas["novel"]:
+            quotas["novel"][f] = 0
     records: list[dict] = []
     seen: set[tuple[str, str, str, str]] = set()
     filled = {s: {f: 0 for f in mix} for s in quotas}
@@ -378,7 +382,10 @@ def build_corpus(out: str | os.PathLike, seed: int = DEFAULT_SEED, size: int = D
             "heldout": {"combo_percent": SP.COMBO_HOLDOUT_PERCENT,
                         "number_percent": SP.NUMBER_HOLDOUT_PERCENT,
                         "val_per_mille": SP.VAL_PER_MILLE,
-                        "random_test_per_mille": SP.TEST_PER_MILLE},
+                        "random_test_per_mille": SP.TEST_PER_MILLE,
+                        "novel_word_percent": SP.NOVEL_WORD_PERCENT},
+            "open_words": {"package": OW.WORDLIST_PACKAGE, "pool": len(OW.word_pool()),
+                           "pool_sha256": OW.pool_fingerprint(), "open_share": OW.OPEN_SHARE},
             "skipped_ambiguous_sentences": gen.ambiguous,
         }
         atomic_write_json(tmp / "manifest.json", manifest)

@@ -22,11 +22,14 @@ import random
 from typing import Any
 
 from helix.corpus import lexicon as L
+from helix.corpus import openwords as OW
 from helix.corpus import slots as SL
 from helix.corpus.grammar import Family, GrammarFamily, Lex, S, contract, freeze, op, signature
 
 # ------------------------------------------------------------------------------ slot kinds
-D = Lex(L.DATA, name="data")
+D_CLOSED = Lex(L.DATA, name="data")
+# open slots: their lexicon, or (half the draws) a word, path, glob or name no lexicon lists
+D = OW.handles(D_CLOSED)
 COND = Lex(L.CONDITIONS, name="conditions")
 TRANS = Lex(L.TRANSFORMS, name="transforms")
 PTYPE = Lex(L.PARSE_TYPES, name="parse_types")
@@ -36,13 +39,13 @@ QTY = Lex(L.QUANTITIES, name="quantities")
 PLACE = Lex(L.PLACES, name="places")
 DIRECTION = Lex(L.DIRECTIONS, name="directions")
 APP = Lex(L.APPS, name="apps")
-TERM = Lex(L.TERMS, name="terms")
-STORE_OR_FILE = Lex(L.STORES + L.FILES, name="stores")
-FILE = Lex(L.FILES, name="files")
+TERM = OW.texts(Lex(L.TERMS, name="terms"), OW.WORD_RE, OW.word)
+STORE_OR_FILE = OW.texts(Lex(L.STORES + L.FILES, name="stores"), OW.FILE_RE, OW.file_name)
+FILE = OW.texts(Lex(L.FILES, name="files"), OW.FILE_RE, OW.file_name)
 CKPT = Lex(L.CHECKPOINT_FILES, name="checkpoints")
-GLOB = Lex(L.GLOBS, name="globs")
+GLOB = OW.texts(Lex(L.GLOBS, name="globs"), OW.GLOB_RE, OW.glob)
 FKIND = Lex(L.FILE_KINDS, name="file_kinds")
-PATH = Lex(L.PATHS, name="paths")
+PATH = OW.texts(Lex(L.PATHS, name="paths"), OW.PATH_RE, OW.path)
 DIR = Lex(L.DIRS, name="dirs")
 SEP = Lex(L.SEPARATORS, name="separators")
 CONV = Lex(L.CONVERSIONS, name="conversions")
@@ -68,10 +71,10 @@ LOOPV = Lex(L.LOOP_VERBS, name="loop_verbs")
 ITEM = Lex(L.ITEM_WORDS, name="items")
 PKIND = Lex(L.PIPELINE_KINDS, name="pipeline_kinds")
 BOOL = Lex([(("true",), True), (("false",), False)], name="bool")
-WORD = SL.word_slot()
+WORD = OW.texts(SL.word_slot(), OW.WORD_RE, OW.word)
 NAME_LIST = SL.names_list_slot()
-VAR = Lex(L.VARIABLES, name="variables")
-FNAME = Lex(L.FUNCTION_NAMES, name="function_names")
+VAR = OW.texts(Lex(L.VARIABLES, name="variables"), OW.NAME_RE, OW.name)
+FNAME = OW.texts(Lex(L.FUNCTION_NAMES, name="function_names"), OW.NAME_RE, OW.name)
 HASHALG = Lex(L.HASH_ALGORITHMS, name="hash_algorithms")
 SPECREF = Lex(L.SPEC_REFS, name="spec_refs")
 IMPL = Lex(L.IMPLS, name="impls")
@@ -84,10 +87,10 @@ STAGE_H = Lex(L.STAGE_HANDLES, name="stage_handles")
 IMAGE_H = Lex(L.IMAGE_HANDLES, name="image_handles")
 PIPE_ID = Lex(L.PIPELINE_IDS, name="pipeline_ids")
 POW2 = Lex([((str(n),), n) for n in (1, 2, 4, 8, 16, 32, 64, 128, 256)], name="pow2")
-HANDLE_NOUNS = Lex(sorted({s: (s, v) for s, v in L.DATA + L.nouns(
+HANDLE_NOUNS = OW.handles(Lex(sorted({s: (s, v) for s, v in L.DATA + L.nouns(
     "AST", "query", "model", "result", "tokenizer", "session", "request", "graph", "index",
-    "matrix", "tensor", "weights", "gradient", "checkpoint")}.values()), name="handle_nouns")
-HANDLE_LIST = SL.lex_list_slot(D, 2, 3)
+    "matrix", "tensor", "weights", "gradient", "checkpoint")}.values()), name="handle_nouns"))
+HANDLE_LIST = SL.lex_list_slot(D_CLOSED, 2, 3)
 STMT_H = Lex(L.nouns("init", "load", "check", "loop", "save", "print", "cleanup", "step",
                      "parse", "emit"), name="statements")
 BLOCK_NAME = Lex(L.texts("main", "init", "setup", "body", "loop", "cleanup", "handler",
@@ -108,7 +111,7 @@ N_POS = SL.int_slot(1, 1000)
 N_BIG = SL.int_slot(0, 1_000_000)
 N_LIT = SL.int_slot(-1000, 1_000_000)
 FLOAT = SL.float_slot()
-QUOTED = SL.quoted_words_slot()
+QUOTED = SL.quoted_text_slot(OW.quoted_text)
 HEX = SL.hex_slot()
 LIST = SL.list_literal_slot()
 NUMWORDS = SL.number_words_list_slot()

@@ -106,6 +106,56 @@ class Lex(SlotKind):
         return len(self.entries)
 
 
+class Open(SlotKind):
+    """A word list plus an open class: any surface matching ``regex`` means ``to_sem(surface)``.
+
+    The lexicon's own surfaces keep their meaning (``destination`` stays ``&h_dest``), and a
+    ``reserved`` surface (a word the templates or other lexicons use: ``pass`` in ``Forward pass
+    through {m}``) is never an open one, so no closed sentence gains a second reading; a draw
+    comes from ``generate`` with probability ``share`` and is kept only if it reads back as the
+    meaning it was drawn for, so parse, render and describe stay one function each way.
+    """
+
+    def __init__(self, base: Lex, regex: str, to_sem: Callable[[str], Any],
+                 to_surface: Callable[[Any], str | None], generate: Callable, *,
+                 share: float = 0.5, reserved: Callable[[str], bool] = lambda s: False) -> None:
+        self.base, self.share, self._reserved = base, share, reserved
+        self._to_sem, self._to_surface, self._generate = to_sem, to_surface, generate
+        self._open = re.compile(f"(?:{regex})" + r"\Z")
+        self.regex = f"(?:{base.regex}|{regex})"
+        self.combo, self.name = base.combo, base.name
+
+    def parse(self, s: str) -> Any:
+        sem = self.base.parse(s)
+        if sem is not _NO:
+            return sem
+        return self._to_sem(s) if self._open.match(s) and not self._reserved(s) else _NO
+
+    def sample(self, rng: random.Random) -> Any:
+        if rng.random() >= self.share:
+            return self.base.sample(rng)
+        while True:
+            surface = self._generate(rng)
+            sem = self.parse(surface)
+            if sem is not _NO and freeze(sem) == freeze(self._to_sem(surface)):
+                return sem
+
+    def render(self, sem: Any, rng: random.Random | None) -> str:
+        if self.base.accepts(sem):
+            return self.base.render(sem, rng)
+        surface = self._to_surface(sem)
+        if surface is None:
+            raise ValueError(f"slot {self.name}: no surface for {sem!r}")
+        return surface
+
+    def accepts(self, sem: Any) -> bool:
+        if self.base.accepts(sem):
+            return True
+        surface = self._to_surface(sem)
+        return (surface is not None and self._open.match(surface) is not None
+                and self.parse(surface) is not _NO and freeze(self.parse(surface)) == freeze(sem))
+
+
 class Int(SlotKind):
     """An int in ``lo..hi``, written as digits or (0..999) as words; canonical: digits."""
 

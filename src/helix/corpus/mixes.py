@@ -71,8 +71,9 @@ CATEGORY_WEIGHTS: dict[str, float] = {
 TASK_CATEGORIES = ("program", "reverse", "cross_form")
 ALL_CATEGORIES = tuple(CATEGORY_WEIGHTS) + TASK_CATEGORIES
 
-# Every split's size relative to train (size = train records per corpus).
-SPLIT_FRACTIONS = {"train": 1.0, "val": 0.05, "test": 0.05}
+# Every split's size relative to train (size = train records per corpus). ``novel`` holds the
+# values that name a held-out open word (helix.corpus.splits).
+SPLIT_FRACTIONS = {"train": 1.0, "val": 0.05, "test": 0.05, "novel": 0.025}
 
 BUDGET = 256  # len(src) + len(tgt) + SPECIALS <= BUDGET
 SPECIALS = 6

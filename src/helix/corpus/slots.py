@@ -85,6 +85,25 @@ def quoted_words_slot(max_words: int = 2) -> Const:
                  lambda sem: isinstance(sem, str) and parse(f'"{sem}"') == sem)
 
 
+def quoted_text_slot(open_text, share: float = 0.5) -> Const:
+    """A short text in double quotes: ``"hello world"`` from the word list, or (``share`` of the
+    draws) ``open_text(rng)``: any one to four lower-case words or numbers, ``"good morning 7"``."""
+    closed = quoted_words_slot()
+    part = re.compile(r"[a-z]{1,12}|[0-9]{1,3}")
+
+    def parse(s):
+        parts = s[1:-1].split(" ")
+        if not 1 <= len(parts) <= 4 or any(part.fullmatch(p) is None for p in parts):
+            return None
+        return s[1:-1]
+
+    def sample(rng):
+        return open_text(rng) if rng.random() < share else closed.sample(rng)
+
+    return Const(r'"[a-z0-9]+(?: [a-z0-9]+){0,3}"', parse, sample, lambda sem, rng: f'"{sem}"',
+                 lambda sem: isinstance(sem, str) and parse(f'"{sem}"') == sem)
+
+
 def word_slot() -> Lex:
     return Lex(L.texts(*L.WORDS), name="words")
 

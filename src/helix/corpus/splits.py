@@ -9,11 +9,16 @@ Held-out items recombine seen parts: the verb, the noun and the number's words a
 ``train``, only never together (numbers 21..999 that are not a multiple of ten, whose words
 are made of the same tens and units words as other numbers).
 Small families (constants, booleans, ...) and the quality-gate requests are pinned to ``train``.
+
+``novel`` holds every value that names an open word (``helix.corpus.openwords``) held out by hash:
+no training record of any corpus holds such a word, so the split measures copying of words a
+brain has never seen. It takes precedence over the other hold-outs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -23,6 +28,9 @@ VAL_PER_MILLE = 50
 TEST_PER_MILLE = 30
 COMBO_HOLDOUT_PERCENT = 8
 NUMBER_HOLDOUT_PERCENT = 8
+#: share of open words (by hash) held out for the ``novel`` split
+NOVEL_WORD_PERCENT = 12
+SPLITS = ("train", "val", "test", "novel")
 
 # The quality gates' requests (from the seed; they must be in train, every target form).
 GATE_REQUESTS: list[tuple[str, Any]] = [
@@ -145,10 +153,75 @@ def heldout_parts(value: Any, seed: int, ints: Iterable[int] | None = None) -> l
     return why
 
 
+_WORD_PIECE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def words_of(text: str) -> list[str]:
+    """The lower-case words of a text, camelCase and snake_case split: ``retryCount`` → retry,
+    count; ``/srv/max_depth`` → srv, max, depth."""
+    return [w.lower() for w in _WORD_PIECE.findall(text)]
+
+
+def _strings(v: Any, out: list[str]) -> list[str]:
+    if isinstance(v, str):
+        out.append(v)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            if isinstance(k, str):
+                out.append(k)
+            _strings(x, out)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            _strings(x, out)
+    return out
+
+
+@lru_cache(maxsize=1)
+def closed_words() -> frozenset:
+    """Every word the closed grammar uses: phrasings, lexicon surfaces and meanings, numbers,
+    the gate requests (split as ``words_of`` splits, and each letter run whole, lower-cased:
+    ``testdata``). These are never held out as novel; the lexical tokenizer keeps only them."""
+    from helix.corpus import lexicon, numbers
+    from helix.corpus.families import FAMILIES
+    from helix.corpus.grammar import Lex, Open
+    from helix.corpus.programs import PROGRAM_FAMILIES
+
+    texts: list[str] = []
+    for name in dir(lexicon):
+        if name.isupper():
+            _strings(getattr(lexicon, name), texts)
+    texts += [numbers.int_to_words(i) for i in range(100)] + ["hundred"]
+    texts += [e for e, _ in GATE_REQUESTS] + GATE_PROGRAMS
+    texts += ["first then pipeline"]  # the pipeline family's joining words
+    for f in [*FAMILIES, *PROGRAM_FAMILIES]:
+        texts += [p.text if hasattr(p, "text") else p[0] for p in getattr(f, "phrasings", ())]
+        texts.append(getattr(f, "program", ""))
+        for kind in getattr(f, "slots", {}).values():
+            kind = kind.base if isinstance(kind, Open) else kind
+            if isinstance(kind, Lex):
+                for surfaces, sem in kind.entries:
+                    _strings([list(surfaces), sem], texts)
+    runs = (m.lower() for t in texts for m in re.findall(r"[A-Za-z]{2,}", t))  # whole: testData
+    return frozenset(w for t in texts for w in words_of(t)) | frozenset(runs)
+
+
+def novel_word(word: str, seed: int) -> bool:
+    """Is this (lower-case) word held out for the ``novel`` split?"""
+    return (len(word) >= 3 and word not in closed_words()
+            and stable_int(seed, "novel", word) % 100 < NOVEL_WORD_PERCENT)
+
+
+def novel_words(value: Any, seed: int) -> list[str]:
+    """The held-out open words a value names (empty: none)."""
+    return [w for s in _strings(value, []) for w in words_of(s) if novel_word(w, seed)]
+
+
 def split_for_value(value: Any, key: str, seed: int) -> str:
     """Split of a value (``key``: its canonical text, e.g. HLX form)."""
     if freeze(value) in pinned_values()[0]:
         return "train"
+    if novel_words(value, seed):
+        return "novel"
     if heldout_parts(value, seed):
         return "test"
     return _random_split(key, seed)

@@ -21,11 +21,11 @@ from helix.corpus.build import (RECORD_KEYS, counts_of, fits_budget, in_charset,
 from helix.corpus.english import describe, parse_english_all
 from helix.corpus.families import BY_ID
 from helix.corpus.grammar import freeze
+from helix.corpus.splits import SPLITS
 from helix.corpus.programs import (canonical_hlxl_ls, describe_program, parse_program_english_all,
                                    program_ints, to_hlx_ls, to_hlxl_ls)
 from helix.hlx import HLXError, decode, encode, values_equal
 
-SPLITS = ("train", "val", "test")
 
 
 def _err(e: Exception) -> str:
@@ -46,6 +46,18 @@ def _program_of(fmt: str, text: str) -> tuple[str | None, str | None]:
         return canon, None
     except Exception as e:  # noqa: BLE001 - reported as a problem
         return None, f"{fmt} does not parse: {_err(e)}"
+
+
+def train_novel_words(r: dict, seed: int) -> list[str]:
+    """Words held out for ``novel`` that a record's value names (every side of a record prints its
+    value; the rest of an English side is template and number words, never held out)."""
+    words: list[str] = []
+    if isinstance(r.get("value"), str):
+        try:
+            words += SP.novel_words(decode(r["value"], "hlx"), seed)
+        except HLXError:
+            pass  # reported by check_record
+    return words
 
 
 def check_record(r: dict, seed: int) -> tuple[list[str], Any]:
@@ -254,11 +266,16 @@ def verify_corpus(directory: str | Path, *, max_record_problems: int = 200) -> l
                     problems.append(f"{name}:{line}: {msg}")
         if n_rec_probs > max_record_problems:
             problems.append(f"{name}: {n_rec_probs - max_record_problems} more record problems")
-        for other in ("val", "test"):
+        for other in SPLITS[1:]:
             leak = by_split["train"] & by_split[other]
             if leak:
                 problems.append(f"{name}: {len(leak)} (src, tgt) pairs in both train and {other}")
         clean = [r for r in records if set(r) == set(RECORD_KEYS)]
+        seen_novel = sorted({w for r in clean if r["split"] == "train"
+                             for w in train_novel_words(r, seed)})
+        if seen_novel:
+            problems.append(f"{name}: train records hold {len(seen_novel)} words held out for "
+                            f"novel ({', '.join(seen_novel[:5])})")
         want = manifest.get("counts", {}).get(corpus)
         got = counts_of(clean)
         if want != got:

@@ -72,12 +72,14 @@ def base_tokens() -> list[str]:
     return list(SPECIALS) + [f"<fmt:{f}>" for f in FORMATS] + [f"<route:{r}>" for r in ROUTES] + list(CHARS)
 
 
-def corpus_words(texts, min_count: int = 20) -> list[str]:
-    """Letter runs of two or more letters seen at least ``min_count`` times, most frequent first."""
+def corpus_words(texts, min_count: int = 20, keep=None) -> list[str]:
+    """Letter runs of two or more letters seen at least ``min_count`` times, most frequent first;
+    with ``keep`` (a set of lower-case words), only the runs whose lower-case form is in it."""
     c: Counter = Counter()
     for t in texts:
         c.update(_WORD.findall(t))
-    return [w for w, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count]
+    return [w for w, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+            if n >= min_count and (keep is None or w.lower() in keep)]
 
 
 class Tokenizer:
@@ -133,10 +135,15 @@ class Tokenizer:
         return cls(tokens, kind="lex")
 
     @classmethod
-    def from_records(cls, records, *, min_count: int = 20) -> "Tokenizer":
-        """Lexical tokenizer whose words come from corpus records (their non-LC-B texts)."""
+    def from_records(cls, records, *, min_count: int = 20, keep=None) -> "Tokenizer":
+        """Lexical tokenizer whose words come from corpus records (their non-LC-B texts).
+
+        ``keep`` restricts the words to a closed set (the corpus grammar's own words): the open
+        words a corpus draws (``helix.corpus.openwords``) are then spelled in characters in every
+        split alike, so a word the brain has never seen is encoded the way the words it learned
+        to copy were, never as a token it has no embedding for."""
         texts = (r[k] for r in records for k in ("src", "tgt") if r.get(f"{k}_fmt") != "lc_b")
-        return cls.lexical(corpus_words(texts, min_count))
+        return cls.lexical(corpus_words(texts, min_count, keep))
 
     def run_char_mask(self) -> list[bool]:
         """Per token id: whether it is part of a run (every character in ``RUN_CHARS``)."""

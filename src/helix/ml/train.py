@@ -800,7 +800,10 @@ def tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
     brains = [cfg.brain]
     if Path(cfg.corpus).is_dir():
         brains = [b for b in BRAINS if (Path(cfg.corpus) / CORPUS_FILES[b]).is_file()]
-    return Tokenizer.from_records(r for b in brains for r in load_records(cfg.corpus, b, "train"))
+    from helix.corpus.splits import closed_words  # the corpus grammar's words (pure Python)
+
+    return Tokenizer.from_records((r for b in brains for r in load_records(cfg.corpus, b, "train")),
+                                  keep=closed_words())
 
 
 def _init_weights(model: GPT, mcfg, ckpt_dir: str) -> None:

@@ -96,11 +96,28 @@ def spread(records: list[dict], n: int | None) -> list[dict]:
     return [records[int(i * step)] for i in range(n)]
 
 
-def _eval_one(ckpt: Path, corpus: Path, limit: int | None, device: str, max_new_tokens: int, brain=None) -> dict:
+def _eval_one(ckpt: Path, corpus: Path, limit: int | None, device: str, max_new_tokens: int, brain=None,
+              split: str = "test") -> dict:
     from helix.ml.evaluate import evaluate
 
-    return evaluate(ckpt, corpus=corpus, split="test", brain=brain, limit=limit or None, device=device,
+    return evaluate(ckpt, corpus=corpus, split=split, brain=brain, limit=limit or None, device=device,
                     max_new_tokens=max_new_tokens)
+
+
+def _eval_brain(ckpt: Path, corpus: Path, out: Path, limit: int | None, device: str, max_new_tokens: int,
+                brain=None) -> dict:
+    """Evaluate one brain on the test split (written to ``out``) and, where its corpus has one, on the
+    ``novel`` split (words no training record holds; written beside it as ``novel_eval.json``)."""
+    from helix.ml.generate import Brain
+
+    b = brain if brain is not None else Brain.load(ckpt, device=device)
+    (Path(out).parent / "novel_eval.json").unlink(missing_ok=True)  # never a stale figure
+    rep = _eval_one(ckpt, corpus, limit, device, max_new_tokens, brain=b)
+    atomic_write_json(out, rep)
+    if _records(corpus, b.brain, "novel"):
+        atomic_write_json(Path(out).parent / "novel_eval.json",
+                          _eval_one(ckpt, corpus, limit, device, max_new_tokens, brain=b, split="novel"))
+    return rep
 
 
 def accuracy_rows(run_dir: Path, corpus: Path, *, limit: int | None = None, device: str = "cpu",
@@ -144,16 +161,19 @@ def accuracy_rows(run_dir: Path, corpus: Path, *, limit: int | None = None, devi
     else:
         system = get_system(run_dir, device)
         for b, ck in ckpts.items():
-            rep = _eval_one(ck, corpus, limit, device, max_new_tokens, brain=system.brain(b))
-            atomic_write_json(run_dir / b / "test_eval.json", rep)
-            reports[b] = rep
+            reports[b] = _eval_brain(ck, corpus, run_dir / b / "test_eval.json", limit, device, max_new_tokens,
+                                     brain=system.brain(b))
     rows, route_acc, route_n = [], None, 0
     brains = {}
     for brain, rep in reports.items():
+        novel = read_json(run_dir / brain / "novel_eval.json")
         brains[brain] = {"n": rep["n"], "exact": rep["overall"]["exact_match"],
                          "target_exact": rep.get("target_exact_match", rep["overall"]["exact_match"]),
                          "target_n": rep.get("target_n", rep["n"]),
-                         "lcb_heldout_number": rep.get("lcb_heldout_number")}
+                         "lcb_heldout_number": rep.get("lcb_heldout_number"),
+                         "novel_exact": novel["overall"]["exact_match"] if novel else None,
+                         "novel_n": novel["n"] if novel else 0,
+                         "novel_formats": {f: s["exact_match"] for f, s in novel["formats"].items()} if novel else {}}
         for fmt, s in rep["formats"].items():
             rows.append({"brain": brain, "fmt": fmt, "n": s["n"], "exact": s["exact_match"],
                          "semantic": s["semantic_match"], "validity": s["validity"],
@@ -282,8 +302,11 @@ def brain_verdicts(acc: dict, jobs: dict, *, target: float = TARGET_EXACT, floor
         line = f"test exact {'-' if te is None else f'{te * 100:.1f}%'} (target {target * 100:.0f}%): {verdict}"
         if h.get("n"):
             line += f"; LC-B held-out numbers apart: {h['exact_match'] * 100:.1f}% of {h['n']}"
+        if (b or {}).get("novel_n"):
+            line += f"; novel words: {b['novel_exact'] * 100:.1f}% of {b['novel_n']}"
         out[brain] = {"verdict": verdict, "met": verdict == "met", "target": target, "floor": floor,
-                      "test_exact": te, "why": why, "line": line, "lcb_heldout_number": h or None}
+                      "test_exact": te, "why": why, "line": line, "lcb_heldout_number": h or None,
+                      "novel_exact": (b or {}).get("novel_exact"), "novel_n": (b or {}).get("novel_n") or 0}
     return out
 
 
@@ -342,12 +365,13 @@ def record_history(L: Launcher, outcomes: dict[str, dict], verdicts: dict | None
 def print_verdicts(verdicts: dict, run_dir: Path, outcomes: dict[str, dict] | None = None) -> None:
     outcomes = outcomes or {}
     t = Table(title="Closing summary: each brain against its target", title_justify="left")
-    for c in ("brain", "test exact", "target", "verdict", "steps", "training", "stopped at"):
+    for c in ("brain", "test exact", "target", "verdict", "novel exact", "steps", "training", "stopped at"):
         t.add_column(c)
     for b, v in verdicts.items():
         o = outcomes.get(b) or {}
         style = "green" if v["met"] else ("yellow" if v["verdict"] == "below target" else "red")
-        t.add_row(b, _pct(v["test_exact"]), f"{v['target'] * 100:.0f}%", f"[{style}]{v['verdict']}[/{style}]",
+        novel = f"{_pct(v.get('novel_exact'))} (n {v['novel_n']:,})" if v.get("novel_n") else "-"
+        t.add_row(b, _pct(v["test_exact"]), f"{v['target'] * 100:.0f}%", f"[{style}]{v['verdict']}[/{style}]", novel,
                   "-" if o.get("steps") is None else f"{o['steps']:,}",
                   "-" if o.get("seconds") is None else f"{o['seconds']:.0f} s", o.get("stop_reason") or "-")
     console.print(t)
@@ -383,6 +407,11 @@ def print_accuracy(acc: dict) -> None:
     for r in acc["rows"]:
         t.add_row(r["brain"], r["fmt"], str(r["n"]), _pct(r["exact"]), _pct(r["semantic"]), _pct(r["validity"]))
     console.print(t)
+    for brain, b in (acc.get("brains") or {}).items():
+        if b.get("novel_n"):
+            cells = ", ".join(f"{f} {_pct(e)}" for f, e in sorted(b["novel_formats"].items()))
+            console.print(f"novel split, {brain} (words no training record holds): exact {_pct(b['novel_exact'])} "
+                          f"of {b['novel_n']:,} ({cells})")
     if acc.get("route_accuracy") is not None:
         console.print(f"coordinator route-tag accuracy: {_pct(acc['route_accuracy'])} (n={acc['route_n']})")
     if acc.get("check_agreement") is not None:
@@ -616,8 +645,7 @@ def _eval_worker(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(int(threads))
-    rep = _eval_one(Path(ckpt), Path(corpus), int(limit) or None, "cpu", int(max_new))
-    atomic_write_json(out, rep)
+    _eval_brain(Path(ckpt), Path(corpus), Path(out), int(limit) or None, "cpu", int(max_new))
     return 0
 
 
