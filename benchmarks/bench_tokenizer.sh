@@ -1,19 +1,43 @@
 #!/bin/bash
-# Usage: benchmarks/bench_tokenizer.sh CHECKOUT CORPUS OUT (from a checkout with .venv).
-# Side by side on the two cores, one thread each: the same recipe with the character and the
-# lexical tokenizer, runic brain from scratch, 300 s each; then both evaluated on 500 test records.
+# Usage: benchmarks/bench_tokenizer.sh CHECKOUT CORPUS OUT [TOKENIZER TOKENIZER] [SECONDS]
+# Side by side on the two cores, one thread each: the same recipe with two tokenizers (default:
+# char and lex; lex-any keeps every frequent letter run, open words included), runic brain from
+# scratch, SECONDS (300) each; then both evaluated on 500 test records and, where the corpus has
+# one, 500 records of the novel split (words no training record holds).
 set -u
 cd "$1"   # a checkout with .venv
 C=$2      # corpus
 O=$3      # output folder
+A=${4:-char}
+B=${5:-lex}
+S=${6:-300}
 mkdir -p $O
-for tk in char lex; do
-  OMP_NUM_THREADS=1 .venv/bin/helix train --brain runic --corpus $C --out $O/$tk --time-budget 300 --schedule-by-time \
+for tk in $A $B; do
+  OMP_NUM_THREADS=1 .venv/bin/helix train --brain runic --corpus $C --out $O/$tk --time-budget $S --schedule-by-time \
     --threads 1 --tokenizer $tk --progress off --quiet --no-stop-at-target --gate-floor 0 > $O/$tk.out 2>&1 &
 done
 wait
-for tk in char lex; do
-  OMP_NUM_THREADS=1 .venv/bin/helix eval $O/$tk --corpus $C --split test --limit 500 --json > $O/$tk.eval.json 2>$O/$tk.eval.err &
+for split in test novel; do
+  for tk in $A $B; do
+    OMP_NUM_THREADS=1 .venv/bin/helix eval $O/$tk --corpus $C --split $split --limit 500 --json > $O/$tk.$split.json 2>$O/$tk.$split.err &
+  done
+  wait
 done
-wait
+for tk in $A $B; do
+  .venv/bin/python - "$O" "$tk" <<'PY'
+import json, sys
+o, tk = sys.argv[1], sys.argv[2]
+st = json.load(open(f"{o}/{tk}/status.json"))
+tok = json.load(open(f"{o}/{tk}/checkpoints/last/tokenizer.json"))
+out = {}
+for split in ("test", "novel"):
+    try:
+        r = json.load(open(f"{o}/{tk}.{split}.json"))
+        out[split] = f"{r['overall']['exact_match'] * 100:.1f}% of {r['n']}"
+    except (OSError, ValueError, KeyError):
+        out[split] = "-"
+print(f"{tk:8} vocabulary {len(tok['tokens']):>5}  steps {st['step']:>6,}  {st['steps_per_s']:.2f} steps/s  "
+      f"test exact {out['test']:>14}   novel exact {out['novel']:>14}")
+PY
+done
 echo done

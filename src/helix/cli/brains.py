@@ -70,7 +70,8 @@ def train_cmd(
     amp: Optional[str] = typer.Option(None, "--amp", help="bf16 autocast: auto (measured on this machine) | bf16 | off"),
     attention: Optional[str] = typer.Option(None, "--attention", help="auto (measured) | sdpa | explicit"),
     tokenizer: Optional[str] = typer.Option(
-        None, "--tokenizer", help="lex (the forms' lexical units; default) | char (one token per character)"),
+        None, "--tokenizer", help="lex (the forms' lexical units and the corpus grammar's words; default) | lex-any (any "
+             "frequent word, open words included) | char (one token per character)"),
     muon_ns: Optional[str] = typer.Option(
         None, "--muon-ns", help="precision of Muon's Newton-Schulz step: auto (measured) | bf16 | fp32"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps"),

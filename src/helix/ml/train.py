@@ -787,15 +787,16 @@ def model_config(cfg: TrainConfig, tok: Tokenizer):
 
 def tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
     """The run's tokenizer: the resumed or warm-start checkpoint's (so that the weights fit),
-    else built from the corpus's training records (``cfg.tokenizer``: lex or char)."""
+    else built from the corpus's training records (``cfg.tokenizer``: lex, the corpus grammar's
+    frequent words; lex-any, any frequent letter run, open words included; or char)."""
     if cfg.resume and (ck_root / "last" / "tokenizer.json").is_file():
         return Tokenizer.load(ck_root / "last" / "tokenizer.json")
     if cfg.init_from:
         return ckpt.load_checkpoint(cfg.init_from)["tokenizer"]
     if cfg.tokenizer == "char":
         return Tokenizer()
-    if cfg.tokenizer != "lex":
-        raise ValueError(f"tokenizer must be lex or char, not {cfg.tokenizer!r}")
+    if cfg.tokenizer not in ("lex", "lex-any"):
+        raise ValueError(f"tokenizer must be lex, lex-any or char, not {cfg.tokenizer!r}")
     # every brain's training records, so that the three brains of one corpus share a vocabulary
     brains = [cfg.brain]
     if Path(cfg.corpus).is_dir():
@@ -803,7 +804,7 @@ def tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
     from helix.corpus.splits import closed_words  # the corpus grammar's words (pure Python)
 
     return Tokenizer.from_records((r for b in brains for r in load_records(cfg.corpus, b, "train")),
-                                  keep=closed_words())
+                                  keep=None if cfg.tokenizer == "lex-any" else closed_words())
 
 
 def _init_weights(model: GPT, mcfg, ckpt_dir: str) -> None:
