@@ -223,12 +223,12 @@ def _category_of_family(fid: str) -> str:
     return "program"
 
 
-def generate_corpus(gen: Generator, corpus: str, size: int) -> list[dict]:
-    """All records of one corpus, shuffled, with ids."""
+def generate_corpus(gen: Generator, corpus: str, size: int, novel: bool = True) -> list[dict]:
+    """All records of one corpus, shuffled, with ids (``novel``: fill the novel split)."""
     mix = M.MIXES[corpus]
     quotas = {s: M.apportion(round(size * frac), mix) for s, frac in M.SPLIT_FRACTIONS.items()}
-    for f in M.PROGRAM_FORMS:  # programs use the closed lexicon only: no novel words to hold out
-        if f in quotas["novel"]:
+    for f in quotas["novel"]:  # programs use the closed lexicon only: no novel words to hold out
+        if f in M.PROGRAM_FORMS or not novel:
             quotas["novel"][f] = 0
     records: list[dict] = []
     seen: set[tuple[str, str, str, str]] = set()
@@ -332,22 +332,29 @@ def shares_of(records: list[dict]) -> dict[str, float]:
 
 
 def build_corpus(out: str | os.PathLike, seed: int = DEFAULT_SEED, size: int = DEFAULT_SIZE,
-                 *, progress: Callable[[str], None] | None = None) -> dict:
-    """Build every corpus file into ``out`` (atomically replaced) and return the manifest."""
+                 *, open_share: float = OW.OPEN_SHARE,
+                 progress: Callable[[str], None] | None = None) -> dict:
+    """Build every corpus file into ``out`` (atomically replaced) and return the manifest.
+
+    ``open_share``: the share of name, path and text draws from the open generators
+    (``helix.corpus.openwords``); 0 builds the closed-lexicon corpus (no ``novel`` split)."""
     from helix.corpus.markdown import render_markdown
 
     if not isinstance(size, int) or size < 20:
         raise CorpusError(f"size must be an int >= 20 (train records per corpus), got {size!r}")
+    if isinstance(open_share, bool) or not isinstance(open_share, (int, float)) or not 0 <= open_share <= 1:
+        raise CorpusError(f"open share must be a number from 0 to 1, got {open_share!r}")
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / "manifest.json").exists())):
         raise CorpusError(f"{out} exists and is not a corpus folder; refusing to replace it")
     gen = Generator(seed)
     corpora: dict[str, list[dict]] = {}
-    for corpus in M.CORPORA:
-        if progress:
-            progress(f"generating {corpus}")
-        corpora[corpus] = generate_corpus(gen, corpus, size)
+    with OW.sharing(float(open_share)):
+        for corpus in M.CORPORA:
+            if progress:
+                progress(f"generating {corpus}")
+            corpora[corpus] = generate_corpus(gen, corpus, size, novel=open_share > 0)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(out)
@@ -385,7 +392,7 @@ def build_corpus(out: str | os.PathLike, seed: int = DEFAULT_SEED, size: int = D
                         "random_test_per_mille": SP.TEST_PER_MILLE,
                         "novel_word_percent": SP.NOVEL_WORD_PERCENT},
             "open_words": {"package": OW.WORDLIST_PACKAGE, "pool": len(OW.word_pool()),
-                           "pool_sha256": OW.pool_fingerprint(), "open_share": OW.OPEN_SHARE},
+                           "pool_sha256": OW.pool_fingerprint(), "open_share": float(open_share)},
             "skipped_ambiguous_sentences": gen.ambiguous,
         }
         atomic_write_json(tmp / "manifest.json", manifest)

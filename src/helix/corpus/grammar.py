@@ -118,7 +118,8 @@ class Open(SlotKind):
 
     def __init__(self, base: Lex, regex: str, to_sem: Callable[[str], Any],
                  to_surface: Callable[[Any], str | None], generate: Callable, *,
-                 share: float = 0.5, reserved: Callable[[str], bool] = lambda s: False) -> None:
+                 share: float | Callable[[], float] = 0.5,
+                 reserved: Callable[[str], bool] = lambda s: False) -> None:
         self.base, self.share, self._reserved = base, share, reserved
         self._to_sem, self._to_surface, self._generate = to_sem, to_surface, generate
         self._open = re.compile(f"(?:{regex})" + r"\Z")
@@ -132,7 +133,8 @@ class Open(SlotKind):
         return self._to_sem(s) if self._open.match(s) and not self._reserved(s) else _NO
 
     def sample(self, rng: random.Random) -> Any:
-        if rng.random() >= self.share:
+        share = self.share() if callable(self.share) else self.share
+        if share <= 0 or rng.random() >= share:  # share 0: the lexicon's draws, random stream kept
             return self.base.sample(rng)
         while True:
             surface = self._generate(rng)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
@@ -137,8 +138,26 @@ def quoted_text(rng: random.Random) -> str:
 
 
 # ---------------------------------------------------------------------- open slot kinds
-#: share of draws of an open slot that come from the open generators (the rest: its lexicon)
+#: share of draws of an open slot that come from the open generators (the rest: its lexicon);
+#: the default of ``helix corpus build --open-share`` and of the main job
 OPEN_SHARE = 0.5
+_STATE = {"share": OPEN_SHARE}
+
+
+def current_share() -> float:
+    return _STATE["share"]
+
+
+@contextmanager
+def sharing(share: float):
+    """Draw with this open share inside the block (a corpus build); 0 draws from the lexicons only,
+    exactly as the closed corpus did."""
+    old = _STATE["share"]
+    _STATE["share"] = share
+    try:
+        yield
+    finally:
+        _STATE["share"] = old
 
 
 def reserved(surface: str) -> bool:
@@ -148,14 +167,14 @@ def reserved(surface: str) -> bool:
     return surface.lower() in closed_words()
 
 
-def handles(base: Lex, share: float = OPEN_SHARE) -> Open:
+def handles(base: Lex, share=current_share) -> Open:
     """Nouns that become handles: the lexicon's, or any name (``&h_name``)."""
     return Open(base, NAME_RE, lambda s: "&h_" + s,
                 lambda sem: sem[3:] if isinstance(sem, str) and sem.startswith("&h_") else None,
                 name, share=share, reserved=reserved)
 
 
-def texts(base: Lex, regex: str, gen, share: float = OPEN_SHARE) -> Open:
+def texts(base: Lex, regex: str, gen, share=current_share) -> Open:
     """Text-valued slots whose surface is the text (paths, globs, file names, terms, names)."""
     return Open(base, regex, lambda s: s, lambda sem: sem if isinstance(sem, str) else None, gen,
                 share=share, reserved=reserved)

@@ -85,9 +85,9 @@ def quoted_words_slot(max_words: int = 2) -> Const:
                  lambda sem: isinstance(sem, str) and parse(f'"{sem}"') == sem)
 
 
-def quoted_text_slot(open_text, share: float = 0.5) -> Const:
+def quoted_text_slot(open_text, share=lambda: 0.5) -> Const:
     """A short text in double quotes: ``"hello world"`` from the word list, or (``share`` of the
-    draws) ``open_text(rng)``: any one to four lower-case words or numbers, ``"good morning 7"``."""
+    draws; a callable) ``open_text(rng)``: any one to four lower-case words or numbers, ``"good morning 7"``."""
     closed = quoted_words_slot()
     part = re.compile(r"[a-z]{1,12}|[0-9]{1,3}")
 
@@ -98,7 +98,8 @@ def quoted_text_slot(open_text, share: float = 0.5) -> Const:
         return s[1:-1]
 
     def sample(rng):
-        return open_text(rng) if rng.random() < share else closed.sample(rng)
+        sh = share()
+        return open_text(rng) if sh > 0 and rng.random() < sh else closed.sample(rng)
 
     return Const(r'"[a-z0-9]+(?: [a-z0-9]+){0,3}"', parse, sample, lambda sem, rng: f'"{sem}"',
                  lambda sem: isinstance(sem, str) and parse(f'"{sem}"') == sem)
