@@ -131,3 +131,17 @@ def test_tampering_a_held_out_word_into_train_is_caught(corpus, tmp_path):
     (bad / "runic.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
     problems = "\n".join(verify_corpus(bad))
     assert "words held out for novel" in problems
+
+
+def test_open_share_zero_builds_the_closed_lexicon_corpus(tmp_path):
+    m = build_corpus(tmp_path / "closed", seed=7, size=300, open_share=0)
+    assert m["open_words"]["open_share"] == 0.0
+    assert all("novel" not in m["counts"][c] for c in m["counts"])
+    words = set()
+    for name in ("canonical", "ascii", "runic"):
+        for r in _records(tmp_path / "closed", name):
+            if r["value"]:
+                words.update(w for s in SP._strings(decode(r["value"], "hlx"), []) for w in SP.words_of(s))
+    assert words and words <= SP.closed_words()
+    with pytest.raises(Exception, match="open share"):
+        build_corpus(tmp_path / "bad", seed=7, size=300, open_share=1.5)

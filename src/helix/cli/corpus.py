@@ -29,6 +29,9 @@ def build_cmd(
     seed: int = typer.Option(None, "--seed", help="Random seed (default 1234)."),
     size: int = typer.Option(None, "--size", min=20,
                              help="Training records per corpus (default 22000)."),
+    open_share: float = typer.Option(None, "--open-share", min=0.0, max=1.0,
+                                     help="Share of name, path and text draws from the open word "
+                                          "generators (default 0.5; 0: the closed lexicon, no novel split)."),
 ) -> None:
     """Build canonical.jsonl, ascii.jsonl, runic.jsonl, *.md and manifest.json."""
     from helix.corpus import DEFAULT_SEED, DEFAULT_SIZE, CorpusError, build_corpus
@@ -37,7 +40,9 @@ def build_cmd(
     size = DEFAULT_SIZE if size is None else size
     t0 = time.perf_counter()
     try:
-        m = build_corpus(out, seed=seed, size=size,
+        from helix.corpus.openwords import OPEN_SHARE
+
+        m = build_corpus(out, seed=seed, size=size, open_share=OPEN_SHARE if open_share is None else open_share,
                          progress=lambda s: typer.echo(s, err=True))
     except CorpusError as e:
         typer.echo(f"error: {e}", err=True)

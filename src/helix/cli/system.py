@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         resume: Optional[Path] = typer.Option(None, "--resume", help="Continue RUN_DIR, or `latest` (after Ctrl-C, a kill or a reboot): no finished brain is retrained."),
         corpus: Optional[Path] = typer.Option(None, help="Corpus directory (built there if missing). Default: <runs-dir>/corpus."),
         corpus_size: Optional[int] = typer.Option(None, help="Corpus size when it has to be built."),
+        open_share: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Open-vocabulary share of the corpus when it has to be built (default 0.5; 0: the closed lexicon)."),
         runs_dir: Path = typer.Option(Path("runs"), help="Where runs/<UTC timestamp>/ go."),
         preset: str = typer.Option("auto", help="auto (full on GPU, tiny on CPU) | tiny | full | a preset | brain=preset,..."),
         device: str = typer.Option("auto", help="auto | cpu | cuda"),
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
         if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
             _die("--device must be auto, cpu or cuda")
         opts = LaunchOptions(
-            runs_dir=runs_dir, corpus=corpus, corpus_size=corpus_size, seed=seed, brains=names,
+            runs_dir=runs_dir, corpus=corpus, corpus_size=corpus_size, open_share=open_share, seed=seed, brains=names,
             preset=preset, device=device, mode=mode, epochs=epochs, batch_size=batch_size,
             grad_accum=grad_accum, time_budget=time_budget, time_cap=time_cap, max_steps=max_steps,
             extra_train_args=list(train_arg), max_retries=max_retries, poll_s=poll, warm_start=warm_start,

@@ -84,6 +84,7 @@ class LaunchOptions:
     runs_dir: Path = Path("runs")
     corpus: Path | None = None  # default: <runs_dir>/corpus (built if missing)
     corpus_size: int | None = None
+    open_share: float | None = None  # open-vocabulary share of the corpus built (helix.corpus.openwords)
     seed: int | None = None  # None: the corpus builder's and the trainer's defaults
     brains: tuple[str, ...] = BRAINS
     preset: str = "auto"  # auto | tiny | full | a preset name | brain=preset,brain=preset

@@ -53,7 +53,14 @@ def default_corpus_dir(opts: LaunchOptions) -> Path:
     if opts.seed is not None:
         parts.append(f"seed{opts.seed}")
     parts.append(f"n{corpus_size(opts)}")
+    parts.append(f"open{open_share(opts):g}")  # a closed-lexicon corpus of earlier versions is not reused
     return Path(opts.runs_dir) / "-".join(parts)
+
+
+def open_share(opts: LaunchOptions) -> float:
+    from helix.corpus.openwords import OPEN_SHARE
+
+    return float(OPEN_SHARE if opts.open_share is None else opts.open_share)
 
 
 def corpus_size(opts: LaunchOptions) -> int:
@@ -73,6 +80,7 @@ def ensure_corpus(opts: LaunchOptions, log=_log) -> Path:
     if opts.seed is not None:
         kw["seed"] = opts.seed
     kw["size"] = corpus_size(opts)
+    kw["open_share"] = open_share(opts)
     log(f"building the corpus in {corpus} ({', '.join(f'{k} {v}' for k, v in kw.items()) or 'default seed and size'}) ...")
     build_corpus(corpus, **kw)
     log(f"corpus built in {time.time() - t:.1f}s")
