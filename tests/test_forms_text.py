@@ -77,6 +77,8 @@ def test_lct_printer():
         ("[OBJ_START, KEY(14), OBJ_START, OBJ_END, KEY(15), OBJ_START, OBJ_END, OBJ_END]", "E_CONTRACT_FORM", 41),
         ("[OBJ_START, KEY(a), INT(1), KEY(14), OBJ_START, OBJ_END, OBJ_END]", "E_CONTRACT_FORM", 28),
         ("[OBJ_START, KEY(4294967296), OBJ_START, OBJ_END, OBJ_END]", "E_CONTRACT_FORM", 16),
+        # a contract as a contract body (found by the mutation fuzzer: it was a TypeError)
+        ("[OBJ_START, KEY(14), OBJ_START, KEY(15), OBJ_START, OBJ_END, OBJ_END, OBJ_END]", "E_CONTRACT_FORM", 21),
         ("[OBJ_START, KEY(007), OBJ_START, OBJ_END, OBJ_END]", "E_LC_PARSE", 12),
         ("[FIELD_0]", "E_LC_PARSE", 1),
         ("", "E_LC_PARSE", 0),

@@ -274,7 +274,8 @@ class _Reader:
             if vkind != "OBJ_START":
                 raise self.err("E_CONTRACT_FORM", f"contract {key} must hold a fields object", vpos)
             body = self.obj(depth + 1, vpos)
-            if body and next(iter(body))[0] != "@":
+            first = next(iter(body), "@")
+            if type(first) is not str or first[0] != "@":
                 raise self.err("E_CONTRACT_FORM", f"contract {key} must hold a fields object", vpos)
             self.sep()
             end_kind, _, epos = self.token()
