@@ -6,8 +6,10 @@
 Default: the latest run under runs/ (the tiny CPU presets that `helix launch` trains), on CPU.
 Requests: the seed's gate requests plus English requests from the corpus test split (a mix of
 targets, so every brain answers), answered one by one (p50/p95 latency, requests/s) and in
-batches (p50/p95 latency of a batch, requests/s). Target on a 2-core CPU: p50 < 100 ms for a
-typical single request.
+batches (p50/p95 latency of a batch, requests/s), by the system path (every brain's candidates,
+the vote, the core's rendering: `helix ask`'s default) and the raw path (`--raw`: the routed brain
+alone) side by side in one run. Targets on a 2-core CPU, system path: p50 < 100 ms and p95 <
+250 ms per single request.
 
 ``--random-full``: untrained models of the full presets (coordinator-100m, specialist-50m) on
 the given device, answers capped at the length of the reference answer, for the cost of the
@@ -76,16 +78,16 @@ def random_full_system(device: str):
     return System(None, device, brains=brains)
 
 
-def bench(system, reqs, *, batch: int, cap_tokens: bool) -> dict:
+def bench(system, reqs, *, batch: int, cap_tokens: bool, raw: bool = False) -> dict:
     if cap_tokens:  # untrained models: answers as long as the references, not until <eos>
         system.max_new_tokens = max(len(w) for _, _, w in reqs) + 1
-    system.ask_many([(t, to) for t, to, _ in reqs[:4]])  # warm-up (allocations, caches)
+    system.ask_many([(t, to) for t, to, _ in reqs[:4]], raw=raw)  # warm-up (allocations, caches)
     single = []
     t0 = time.perf_counter()
     ok = 0
     for text, to, want in reqs:
         t = time.perf_counter()
-        a = system.ask(text, to)
+        a = system.ask(text, to, raw=raw)
         single.append((time.perf_counter() - t) * 1000)
         ok += bool(a.ok and a.text == want)
     single_wall = time.perf_counter() - t0
@@ -94,7 +96,7 @@ def bench(system, reqs, *, batch: int, cap_tokens: bool) -> dict:
     for i in range(0, len(reqs), batch):
         chunk = reqs[i : i + batch]
         t = time.perf_counter()
-        system.ask_many([(t_, to) for t_, to, _ in chunk])
+        system.ask_many([(t_, to) for t_, to, _ in chunk], raw=raw)
         batched.append((time.perf_counter() - t) * 1000)
     batch_wall = time.perf_counter() - t0
     return {
@@ -146,17 +148,17 @@ def main(argv=None) -> int:
         label = f"{run.name}, {args.device}, presets {presets}"
     system.cross_check = not args.no_route_check
     reqs = requests_for(run, args.n)
-    res = bench(system, reqs, batch=args.batch, cap_tokens=args.random_full)
-    res.update({"label": label, "device": args.device, "threads": torch.get_num_threads(),
-                "route_check": system.cross_check})
+    res = {"label": label, "device": args.device, "threads": torch.get_num_threads(),
+           "route_check": system.cross_check}
     print(f"helix ask benchmark — {label}, torch threads {res['threads']}, route-tag check "
           f"{'on' if system.cross_check else 'off'}")
-    print(f"  single  n={res['n']}: p50 {res['single_p50_ms']:.1f} ms  p95 {res['single_p95_ms']:.1f} ms  "
-          f"mean {res['single_mean_ms']:.1f} ms  {res['single_req_per_s']:.1f} req/s")
-    print(f"  batched x{res['batch_size']}: p50 {res['batch_p50_ms']:.1f} ms/batch  p95 {res['batch_p95_ms']:.1f} "
-          f"ms/batch  {res['batch_req_per_s']:.1f} req/s")
-    if not args.random_full:
-        print(f"  exact answers: {res['exact_answers']}/{res['n']}")
+    for path in ("system", "raw"):
+        r = res[path] = bench(system, reqs, batch=args.batch, cap_tokens=args.random_full, raw=path == "raw")
+        print(f"  {path:6} single  n={r['n']}: p50 {r['single_p50_ms']:.1f} ms  p95 {r['single_p95_ms']:.1f} ms  "
+              f"mean {r['single_mean_ms']:.1f} ms  {r['single_req_per_s']:.1f} req/s")
+        print(f"  {path:6} batched x{r['batch_size']}: p50 {r['batch_p50_ms']:.1f} ms/batch  "
+              f"p95 {r['batch_p95_ms']:.1f} ms/batch  {r['batch_req_per_s']:.1f} req/s"
+              + ("" if args.random_full else f"  exact answers {r['exact_answers']}/{r['n']}"))
     if args.json:
         from helix.util import atomic_write_json
 

@@ -5,7 +5,8 @@
 
 For each target form (HLXL, HLX, LC-T, LC-B, LC-R), every pair of the file is asked once
 through the routed expert alone (``raw``: greedy, no constraint) and once through ``helix ask``'s
-path (``system``: routing, the grammar-constrained retry of an invalid answer). Both are judged
+path (``system``: every brain's constrained candidates, the vote, the core's rendering,
+helix.system.answer). Both are judged
 by semantic match (the answer parses and means the expected value). Each figure is given on the
 whole file and on the **determined** pairs: those whose value the English fully determines,
 i.e. every string (handle names and texts, the operation's verb apart) and every number of the
@@ -14,7 +15,8 @@ as the words ``retry count``; a number as digits or words). Those are the pairs 
 right only by copying the request.
 
 Then the issue's probe requests (words no lexicon holds: ``Navigate to /opt/app/config``,
-``Text "good morning 7"`` ...), asked in LC-R and LC-T, with the copy check's verdict.
+``Text "good morning 7"`` ...), asked in LC-R and LC-T, raw and through the system, with the
+copy check's verdict.
 
 Skips cleanly (exit 0, a message) when the pairs file is absent. Prints tables; asserts nothing.
 """
@@ -22,7 +24,6 @@ Skips cleanly (exit 0, a message) when the pairs file is absent. Prints tables; 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -121,17 +122,21 @@ def main() -> int:
               f"{pct(fig['system_determined']):>12}   (n {fig['n']}, determined {fig['n_determined']})")
     print("\nprobe requests (words no lexicon holds):")
     probes = []
-    for fmt in ("lc_r", "lc_t"):
-        for text, ans in zip(PROBES, system.ask_many([(t, fmt) for t in PROBES])):
-            chk = copy_check(text, ans.text or "", fmt) if ans.ok else None
-            carried = chk is not None and not chk["missing"]
-            probes.append({"request": text, "to": fmt, "answer": ans.text, "carried": carried})
-            print(f"  {'ok  ' if carried else 'MISS'} {fmt:5} {text!r:40} → {ans.text}")
+    for path in ("raw", "system"):
+        for fmt in ("lc_r", "lc_t"):
+            for text, ans in zip(PROBES, system.ask_many([(t, fmt) for t in PROBES], raw=path == "raw")):
+                chk = copy_check(text, ans.text or "", fmt) if ans.ok else None
+                carried = chk is not None and not chk["missing"]
+                probes.append({"request": text, "to": fmt, "path": path, "answer": ans.text, "carried": carried})
+                print(f"  {'ok  ' if carried else 'MISS'} {path:6} {fmt:5} {text!r:40} → {ans.text}")
     out["probes"] = probes
-    out["probes_carried"] = sum(p["carried"] for p in probes)
-    print(f"literals carried: {out['probes_carried']} of {len(probes)}")
+    for path in ("raw", "system"):
+        out[f"probes_carried_{path}"] = sum(p["carried"] for p in probes if p["path"] == path)
+        print(f"literals carried, {path}: {out[f'probes_carried_{path}']} of {len(probes) // 2}")
     if a.json:
-        a.json.write_text(json.dumps(out, indent=1))
+        from helix.util import atomic_write_json
+
+        atomic_write_json(a.json, out)
     return 0
 
 

@@ -120,14 +120,17 @@ def test_constrained_decoding_never_returns_an_unparseable_answer(system, corpus
                 finished += 1
                 assert is_valid(r["tgt_fmt"], g.text)[0], (brain, r["tgt_fmt"], g.text)
     # through `ask`: whatever the model does, an answer marked good parses
-    answers = system.ask_many([(r["src"], r["tgt_fmt"]) for r in recs])
+    # the raw path retries under the constraint; the system path decodes every candidate under it
+    answers = system.ask_many([(r["src"], r["tgt_fmt"]) for r in recs], raw=True)
+    answers_sys = system.ask_many([(r["src"], r["tgt_fmt"]) for r in recs])
     retried = 0
-    for r, a in zip(recs, answers):
+    for r, a in zip(recs + recs, answers + answers_sys):
         retried += a.constrained
         if a.ok:
             hlx.decode(a.text, r["tgt_fmt"])
         else:
             assert a.text is None and a.valid is False and a.error
+    assert all(a.path == "system" and a.candidates for a in answers_sys)
     assert retried > 0, "the barely trained brains should need the constrained retry at least once"
 
 
@@ -163,7 +166,7 @@ def test_evaluation_gates_and_report(run):
     from helix.system.pipeline import evaluate_run, gate_requests
     from helix.system.report import write_report
 
-    acc = evaluate_run(run, limit=4, check_limit=3, max_new_tokens=24, log=lambda s: None)
+    acc = evaluate_run(run, limit=4, check_limit=3, max_new_tokens=24, system_limit=2, log=lambda s: None)
     assert {r["brain"] for r in acc["rows"]} == set(BRAINS)
     assert sum(r["n"] for r in acc["rows"] if r["brain"] == "ascii") == 4
     for r in acc["rows"]:
@@ -175,6 +178,16 @@ def test_evaluation_gates_and_report(run):
         novel = json.loads((run / brain / "novel_eval.json").read_text())
         assert b["novel_n"] == novel["n"] == 4 and novel["source"]["split"] == "novel"
         assert 0 <= b["novel_exact"] <= 1
+    # the system figures: each brain alone and the system on at most 2 records per value form (the
+    # tiny corpus may hold only one test record of a form), and the
+    # answer path's forms measured on the test split, stored with the run
+    sysrep = acc["system"]
+    assert set(sysrep["formats"]) == {"hlxl", "hlx", "lc_t", "lc_b", "lc_r"}
+    shape = {f: (d["system"]["n"], sorted(d)) for f, d in sysrep["formats"].items()}
+    assert all(1 <= n <= 2 and set(keys) >= {"coordinator", "ascii", "runic", "system"}
+               for n, keys in shape.values()), shape
+    forms = json.loads((run / "answer_forms.json").read_text())["forms"]
+    assert set(forms) == set(BRAINS) and sysrep["forms_from"].startswith("measured")
     summ = json.loads((run / "summary.json").read_text())
     assert len(summ["gate_answers"]) == len(gate_requests())
     prog = [g for g in summ["gate_answers"] if g["src_fmt"] == "hlxl_ls"]

@@ -52,7 +52,7 @@ def test_helix_ask_reports_the_copy_check(monkeypatch):
 
     class FakeGen:
         def __init__(self, text):
-            self.text, self.finished, self.route, self.tokens = text, True, None, []
+            self.text, self.finished, self.route, self.tokens, self.logprob = text, True, None, [], 0.0
 
     class FakeBrain:
         def generate(self, reqs, max_new_tokens=256, constraint=None):

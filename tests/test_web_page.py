@@ -154,7 +154,8 @@ class Page:
         return self.js("({state: document.body.dataset.state, answer: document.getElementById('answer').textContent,"
                        " validity: document.getElementById('validity').textContent,"
                        " route: document.getElementById('route').textContent,"
-                       " reason: document.getElementById('reason').textContent})")
+                       " reason: document.getElementById('reason').textContent,"
+                       " candidates: document.getElementById('candidates').textContent})")
 
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
@@ -210,6 +211,8 @@ def test_page_answers_a_model_request(server, browser, tmp_path):
     assert res["state"] == "done", res
     assert res["route"] == "English → LC-R via runic brain", res
     assert "runic specialist" in res["reason"]
+    # the system path's candidates: the routed expert and the other brains' forms, each marked
+    assert "runic (LC-R, routed" in res["candidates"] and "ascii (LC-T" in res["candidates"], res
     if res["validity"].startswith("valid"):  # a valid answer is shown only when it parses
         hlx.decode(res["answer"], "lc_r")
     else:

@@ -183,7 +183,7 @@ def train_cmd(
 
 
 def eval_cmd(
-    checkpoint: Path = typer.Argument(..., help="checkpoint folder (or a run folder: its best checkpoint)"),
+    checkpoint: Path = typer.Argument(..., help="checkpoint folder (or a run folder: its best checkpoint; with --system, the run)"),
     corpus: Optional[Path] = typer.Option(None, "--corpus"),
     split: str = typer.Option("test", "--split"),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="JSONL with an `english` key and one key per format"),
@@ -194,7 +194,8 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON only"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the JSON report here"),
     examples: int = typer.Option(0, "--examples", help="include up to N wrong outputs in the report"),
-    retry_invalid: bool = typer.Option(False, "--retry-invalid", help="answer again under the grammar constraint when an answer does not parse (as `helix ask` does)"),
+    retry_invalid: bool = typer.Option(False, "--retry-invalid", help="answer again under the grammar constraint when an answer does not parse (helix ask --raw's path)"),
+    system: bool = typer.Option(False, "--system", help="CHECKPOINT is a run: each brain alone and the system side by side per target form (--limit: records per form)"),
 ) -> None:
     """Evaluate a checkpoint: exact match, semantic match and validity per target format."""
     from helix.ml.checkpoint import CheckpointError
@@ -203,10 +204,16 @@ def eval_cmd(
 
     if (corpus is None) == (pairs is None):
         raise typer.BadParameter("give exactly one of --corpus DIR or --pairs FILE")
+    from helix.system.syseval import evaluate_system, format_system_table
+
     try:
-        rep = evaluate(checkpoint, corpus=corpus, split=split, pairs=pairs, to=to, limit=limit,
-                       batch_size=batch_size, device=device, examples=examples,
-                       retry_invalid=retry_invalid)
+        if system:
+            rep = evaluate_system(checkpoint, corpus=corpus, split=split, pairs=pairs, to=to, limit=limit,
+                                  device=device)
+        else:
+            rep = evaluate(checkpoint, corpus=corpus, split=split, pairs=pairs, to=to, limit=limit,
+                           batch_size=batch_size, device=device, examples=examples,
+                           retry_invalid=retry_invalid)
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -215,7 +222,8 @@ def eval_cmd(
     if as_json:
         typer.echo(json.dumps(rep, indent=2, ensure_ascii=False))
     else:
-        typer.echo(format_table(rep))
+        typer.echo(format_system_table(rep) + "\n" + format_system_table(rep, "semantic_match") if system
+                   else format_table(rep))
         if out is not None:
             typer.echo(f"report written to {out}")
 

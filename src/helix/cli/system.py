@@ -142,8 +142,9 @@ def register(app: typer.Typer) -> None:
         text: Optional[str] = typer.Argument(None, help="The request (English or any HLX form). Omit with --batch."),
         to: Optional[str] = typer.Option(None, "--to", help="Target form: hlxl hlx lc_t lc_b lc_r hlxl_ls hlx_ls english."),
         run: Optional[Path] = typer.Option(None, "--run", help="Run directory (default: the latest)."),
-        explain: bool = typer.Option(False, "--explain", help="Show the route, its reason and the answer's validity."),
+        explain: bool = typer.Option(False, "--explain", help="Show the route, its reason, the candidates and their vote, and the answer's validity."),
         check: bool = typer.Option(False, "--check", help="Ask the other specialist too and compare values."),
+        raw: bool = typer.Option(False, "--raw", help="The routed expert's answer alone (no candidates, no vote)."),
         as_json: bool = typer.Option(False, "--json", help="Print the whole answer as JSON."),
         batch: bool = typer.Option(False, "--batch", help="Read JSONL requests ({text, to?, id?}) on stdin, write JSONL answers."),
         device: str = typer.Option("cpu", help="cpu | cuda | auto"),
@@ -162,12 +163,12 @@ def register(app: typer.Typer) -> None:
         except FileNotFoundError as e:  # HLX -> HLX conversions need no trained run
             system, run_error = System(None, device), str(e)
         if batch:
-            _batch(system, check)
+            _batch(system, check, raw)
             return
         if text is None:
             _die('give a request, e.g. helix ask "Represent true" --to lc_r (or --batch)')
         try:
-            a = system.ask(text, to, check=check)
+            a = system.ask(text, to, check=check, raw=raw)
         except RouteError as e:
             _die(str(e), 2)
         except HLXError as e:  # e.g. text that is not valid Unicode
@@ -192,7 +193,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error: no valid answer ({e.get('code', 'invalid')}: {e.get('message', '')})", err=True)
         raise typer.Exit(0 if a.ok else 1)
 
-    def _batch(system, check: bool) -> None:
+    def _batch(system, check: bool, raw: bool = False) -> None:
         """JSONL in (``{"text", "to"?, "id"?}`` or a bare JSON string), JSONL out, in order."""
         from helix.system.router import RouteError, route
 
@@ -218,7 +219,7 @@ def register(app: typer.Typer) -> None:
                 continue
             items.append((rid, obj["text"], obj.get("to")))
         todo = [it for it in items if isinstance(it, tuple)]
-        answers = iter(system.ask_many([(t, to) for _, t, to in todo], check=check) if todo else ())
+        answers = iter(system.ask_many([(t, to) for _, t, to in todo], check=check, raw=raw) if todo else ())
         for it in items:
             obj = it if isinstance(it, dict) else {"id": it[0], **next(answers).to_dict()}
             typer.echo(json.dumps(obj, ensure_ascii=False))

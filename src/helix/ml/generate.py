@@ -33,6 +33,7 @@ class Generation:
     route: str | None  # coordinator only: its first output token
     tokens: list[int] = field(default_factory=list)  # generated token ids (route tag, chars, <eos>)
     finished: bool = False  # hit <eos>
+    logprob: float = 0.0  # the model's log-probability of the answer tokens (<eos> included, route tag not)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -79,18 +80,21 @@ def generate_ids(
     tgt_fmts: list[str] | None = None,
     use_cache: bool = True,
     amp: bool = True,
+    logprobs: list[float] | None = None,
 ) -> list[tuple[list[int], bool]]:
-    """Decode one batch of prompts; returns (generated ids, finished) per prompt."""
+    """Decode one batch of prompts; returns (generated ids, finished) per prompt. A ``logprobs``
+    list receives each prompt's log-probability of its answer under the model's own (unconstrained)
+    distribution: the sum over the chosen tokens, ``<eos>`` included, the route tag left out."""
     from helix.ml.precision import denormals_flushed
 
     with denormals_flushed():
         return _generate_ids(model, tok, prompts, with_route=with_route, max_new_tokens=max_new_tokens,
                              temperature=temperature, top_k=top_k, generator=generator, constraint=constraint,
-                             tgt_fmts=tgt_fmts, use_cache=use_cache, amp=amp)
+                             tgt_fmts=tgt_fmts, use_cache=use_cache, amp=amp, logprobs=logprobs)
 
 
 def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperature, top_k, generator,
-                  constraint, tgt_fmts, use_cache, amp):
+                  constraint, tgt_fmts, use_cache, amp, logprobs=None):
     device = next(model.parameters()).device
     cfg = model.cfg
     B = len(prompts)
@@ -113,6 +117,7 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
     out: list[list[int]] = [[] for _ in range(B)]
     finished = [False] * B
     texts = [""] * B
+    lp = [0.0] * B
     rows = torch.arange(B, device=device)  # original row of each active row
     active = list(range(B))
     use_amp = amp and device.type == "cuda"
@@ -137,6 +142,12 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
             )
             col = L + step
             done_now = []
+            if logprobs is not None and not (with_route and step == 0):
+                picked = torch.tensor([c if c is not None else 0 for c in choice], device=device)
+                row_lp = torch.log_softmax(logits, -1).gather(1, picked[:, None]).squeeze(1).tolist()
+                for j, r in enumerate(active):
+                    if choice[j] is not None:
+                        lp[r] += row_lp[j]
             for j, r in enumerate(active):
                 t = choice[j]
                 if t is None:  # the constraint left no admissible token
@@ -180,6 +191,8 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
             else:
                 n = col + 1
                 logits = model(idx[rows, :n], pos=pos_all[rows, :n], key_valid=valid[rows, :n], last_only=True)
+    if logprobs is not None:
+        logprobs[:] = lp
     return [(out[b], finished[b]) for b in range(B)]
 
 
@@ -330,17 +343,18 @@ def generate_requests(
     try:
         for s in range(0, len(order), batch_size):
             chunk = order[s : s + batch_size]
+            lps: list[float] = []
             outs = generate_ids(
                 model, tok, [prompts[i] for i in chunk], with_route=with_route,
                 max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                 generator=gen, constraint=constraint, tgt_fmts=[requests[i][2] for i in chunk],
-                use_cache=use_cache,
+                use_cache=use_cache, logprobs=lps,
             )
-            for i, (ids, fin) in zip(chunk, outs):
+            for i, (ids, fin), lp in zip(chunk, outs, lps):
                 route = None
                 if with_route and ids and ids[0] in tok.id_to_route:
                     route = tok.id_to_route[ids[0]]
-                results[i] = Generation(tok.decode(ids), route, ids, fin)
+                results[i] = Generation(tok.decode(ids), route, ids, fin, lp)
     finally:
         model.train(was_training)
     return results  # type: ignore[return-value]

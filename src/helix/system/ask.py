@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Iterable
 
 from helix.ml.hlxcheck import prefix_constraint
+from helix.system import answer as ans
 from helix.system.literals import copy_check, describe_missing
-from helix.system.router import FORM_LABEL, Route, RouteError, expert_for, route
+from helix.system.router import FORM_LABEL, VALUE_FORMS, Route, RouteError, expert_for, route
 
 #: Which specialist answers in which form for ``--check``.
 CHECK_FORMS = {"ascii": "lc_t", "runic": "lc_r"}
@@ -47,6 +48,10 @@ class Answer:
     error: dict | None = None  # {"code", "message", ...} when something failed
     check: dict | None = None
     copy: dict | None = None  # the request's literals and whether the answer carries them
+    path: str = "raw"  # "core" (exact conversion), "system" (candidates and vote) or "raw" (the routed expert)
+    candidates: list[dict] | None = None  # the system path's candidates (brain, form, text, logprob, ...)
+    vote: dict | None = None  # the system path's vote: values, scores, the chosen one, reasons
+    raw_text: str | None = None  # the system path: the routed expert's own answer in the target form
     notes: list[str] = field(default_factory=list)
     ms: dict = field(default_factory=dict)
 
@@ -58,6 +63,8 @@ class Answer:
     @property
     def status(self) -> str:
         if self.ok:
+            if self.path == "system":
+                return f"valid (the value {len(self.vote['votes'][0]['candidates'])} of {len(self.candidates)} candidates agree on)"
             if self.valid is None:
                 return "unchecked (English has no parser)"
             return "valid (after constrained retry)" if self.constrained else "valid"
@@ -121,7 +128,8 @@ class System:
     """The three brains of one run, loaded once, plus the language core."""
 
     def __init__(self, run_dir: str | Path | None, device: str = "cpu", *, brains: dict | None = None,
-                 max_new_tokens: int = 256, cross_check: bool = True, threads: int | None = None) -> None:
+                 max_new_tokens: int = 256, cross_check: bool = True, threads: int | None = None,
+                 answer_forms: dict | None = None) -> None:
         self.run_dir = Path(run_dir).resolve() if run_dir else None
         self.device = device
         # torch CPU threads for generation. One is the default: on the small brains a second
@@ -133,6 +141,10 @@ class System:
         self._brains: dict = dict(brains or {})
         self._load_errors: dict[str, str] = {}
         self._lock = threading.RLock()  # one generation at a time (the models are shared)
+        if answer_forms is not None:
+            self.answer_forms, self.forms_from = dict(answer_forms), "given"
+        else:
+            self.answer_forms, self.forms_from = ans.answer_forms(self.run_dir)
 
     # ------------------------------------------------------------------ models
 
@@ -182,35 +194,57 @@ class System:
                 raise RouteError("the text is not in any HLX form (name src to see the parse error)")
         return h.convert(text, src, dst), src
 
-    def ask(self, text: str, to: str | None = None, *, check: bool = False) -> Answer:
-        return self.ask_many([(text, to)], check=check)[0]
+    def ask(self, text: str, to: str | None = None, *, check: bool = False, raw: bool = False) -> Answer:
+        return self.ask_many([(text, to)], check=check, raw=raw)[0]
 
     def ask_many(self, requests: Iterable[tuple[str, str | None]], *, check: bool = False,
-                 max_new_tokens: int | None = None) -> list[Answer]:
-        """Answer many requests; model requests are batched per expert."""
+                 max_new_tokens: int | None = None, raw: bool = False) -> list[Answer]:
+        """Answer many requests; model requests are batched per expert. Value targets take the
+        system path (:mod:`helix.system.answer`) unless ``raw``: then the routed expert alone."""
         t0 = time.perf_counter()
-        mnt = max_new_tokens or self.max_new_tokens
         answers: list[Answer] = []
         for text, to in requests:
             if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
                 raise RouteError(f"request too long ({len(text)} characters; at most {MAX_TEXT_CHARS})")
-            r = route(text, to)
-            answers.append(Answer(request=text, route=r))
+            answers.append(Answer(request=text, route=route(text, to)))
         t_route = time.perf_counter()
-        with self._lock:
-            self._answer_direct([a for a in answers if a.route.direct])
-            model_answers = [a for a in answers if not a.route.direct]
-            self._answer_models(model_answers, mnt)
-            self._copy_check(model_answers)
-            if self.cross_check:
-                self._route_tags(model_answers)
-            if check:
-                self._check(model_answers, mnt)
+        self.answer(answers, check=check, max_new_tokens=max_new_tokens, raw=raw)
         t_end = time.perf_counter()
         for a in answers:
             a.ms.setdefault("route", round((t_route - t0) * 1000 / max(1, len(answers)), 3))
             a.ms["total"] = round((t_end - t0) * 1000, 3)
         return answers
+
+    def answer_records(self, records: Iterable[tuple[str, str, str]], *, raw: bool = False,
+                       max_new_tokens: int | None = None) -> list[Answer]:
+        """Answer (src_fmt, text, tgt_fmt) requests whose forms are known (``helix eval --system``):
+        the same path as :meth:`ask_many`, without the router's detection."""
+        answers = []
+        for src_fmt, text, tgt_fmt in records:
+            direct = src_fmt != "english" and tgt_fmt != "english"
+            expert = "core" if direct else expert_for(tgt_fmt)
+            answers.append(Answer(request=text, route=Route(src_fmt, tgt_fmt, expert, "given", direct, text, "--to")))
+        self.answer(answers, max_new_tokens=max_new_tokens, raw=raw, route_tags=False)
+        return answers
+
+    def answer(self, answers: list[Answer], *, check: bool = False, max_new_tokens: int | None = None,
+               raw: bool = False, route_tags: bool = True) -> None:
+        """Fill routed answers in place: the core's exact conversions, then the models'."""
+        mnt = max_new_tokens or self.max_new_tokens
+        with self._lock:
+            self._answer_direct([a for a in answers if a.route.direct])
+            for a in answers:
+                if a.route.direct:
+                    a.path = "core"
+            model_answers = [a for a in answers if not a.route.direct]
+            voted = [] if raw else [a for a in model_answers if a.route.tgt_fmt in VALUE_FORMS]
+            self._answer_system(voted, mnt)
+            self._answer_models([a for a in model_answers if a not in voted], mnt)
+            self._copy_check(model_answers)
+            if self.cross_check and route_tags:
+                self._route_tags(model_answers)
+            if check:
+                self._check(model_answers, mnt)
 
     def _answer_direct(self, answers: list[Answer]) -> None:
         h = _hlx()
@@ -311,6 +345,61 @@ class System:
             for a in group:
                 a.ms["generate"] = round(gen_ms, 3)
 
+    def _answer_system(self, answers: list[Answer], mnt: int) -> None:
+        """The system path: every answer's candidates (one constrained batch per brain), the vote,
+        the chosen value rendered in the target form by the core."""
+        if not answers:
+            return
+        loaded = set()
+        for b in ("coordinator", "ascii", "runic"):
+            try:
+                self.brain(b)
+                loaded.add(b)
+            except Exception:  # noqa: BLE001 - a brain the run lacks simply gives no candidate
+                pass
+        plans = [ans.plan(a.route.tgt_fmt, self.answer_forms, loaded | {a.route.expert}) for a in answers]
+        jobs: dict[str, list[ans.Candidate]] = {}
+        for a, cands in zip(answers, plans):
+            for c in cands:
+                jobs.setdefault(c.brain, []).append((a, c))
+        for brain, items in jobs.items():
+            t = time.perf_counter()
+            reqs = list(dict.fromkeys((a.route.src_fmt, a.route.text, c.fmt) for a, c in items))  # each once
+            try:
+                done = dict(zip(reqs, self._generate_each(brain, reqs, mnt, constraint=constraint)))
+            except Exception as e:  # noqa: BLE001 - the brain is not there
+                done = dict.fromkeys(reqs, e)
+            ms = round((time.perf_counter() - t) * 1000, 3)
+            for a, c in items:
+                g = done[(a.route.src_fmt, a.route.text, c.fmt)]
+                a.ms[f"generate_{brain}"] = ms
+                if isinstance(g, Exception):
+                    c.error = _error_dict(g)
+                    continue
+                ans.parse(c, g.text, g.logprob, bool(g.finished))
+                if c.routed:
+                    a.raw_text, a.finished = g.text, bool(g.finished)
+                    if brain == "coordinator":
+                        a.model_route = g.route
+        for a, cands in zip(answers, plans):
+            a.path = "system"
+            outcome = ans.decide(a.route.text, a.route.src_fmt, a.route.tgt_fmt, cands)
+            a.candidates = [c.to_dict() for c in cands]
+            a.vote = dict(outcome, forms_from=self.forms_from)
+            routed = cands[0]
+            if outcome["text"] is None:
+                a.valid, a.ok = False, False
+                a.error = routed.error if routed.error else {"code": "E_NO_ANSWER", "message": "no candidate parses"}
+                a.error = dict(a.error, message=f"no candidate parses: {'; '.join(outcome['reasons'])}"[:2000])
+                a.notes.append("no answer: no expert gave a text the language core reads (reasons above)")
+                continue
+            a.text, a.valid, a.ok, a.error = outcome["text"], True, True, None
+            if not routed.valid:
+                a.notes.append(f"the routed expert's answer does not parse; the value comes from "
+                               f"{len(outcome['votes'][0]['candidates'])} other candidate(s)")
+            elif 0 not in outcome["votes"][0]["candidates"]:
+                a.notes.append(f"the routed expert answered {a.raw_text!r}; the vote chose another value")
+
     def _copy_check(self, answers: list[Answer]) -> None:
         """Flag an answer that does not carry the English request's literals (helix.system.literals)."""
         for a in answers:
@@ -402,6 +491,10 @@ def get_system(run_dir: str | Path, device: str = "cpu") -> System:
         return sys_
 
 
+def _extra_forms(a: Answer) -> str:
+    return (a.vote or {}).get("forms_from", "") + ": " + ( ", ".join(f"{c['brain']} {FORM_LABEL[c['fmt']]}" for c in a.candidates if not c["routed"]) or "none")
+
+
 def describe(a: Answer) -> list[str]:
     """Human lines for ``--explain``."""
     r = a.route
@@ -418,6 +511,8 @@ def describe(a: Answer) -> list[str]:
             f"({'agrees' if a.route_agrees else 'DISAGREES'} with the rule)"
         )
     lines.append(f"validity: {a.status}")
+    if a.path == "system" and a.candidates is not None:
+        lines.extend(ans.explain_lines(a.candidates, a.vote, _extra_forms(a)))
     if a.copy is not None:
         if not a.copy["literals"]:
             lines.append("copy:     the request has no literal to carry (quoted text, path, name, number)")

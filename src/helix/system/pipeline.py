@@ -25,6 +25,8 @@ from helix.util import atomic_write_json, utc_now_iso
 
 #: English test requests for the ASCII-vs-runic --check agreement.
 CHECK_LIMIT = 200
+#: Test records per target form for the main job's system figures (each brain alone beside the system).
+SYSTEM_LIMIT = 300
 #: Each brain's target test exact match (LC-B held-out-number records apart), and the floor
 #: below which it has failed outright.
 TARGET_EXACT = 0.9
@@ -262,7 +264,7 @@ def answer_gates(run_dir: Path, device: str = "cpu", max_new_tokens: int = 256) 
 
 def evaluate_run(run_dir: Path, *, limit: int | None = None, device: str = "cpu", corpus: Path | None = None,
                  check_limit: int | None = CHECK_LIMIT, max_new_tokens: int = 256, parallel: bool = False,
-                 log=_log) -> dict:
+                 system_limit: int | None = None, log=_log) -> dict:
     """Write RUN_DIR/accuracy.json and summary.json; returns the accuracy dict."""
     run_dir = Path(run_dir)
     launch = read_json(run_dir / "launch.json") or {}
@@ -278,6 +280,12 @@ def evaluate_run(run_dir: Path, *, limit: int | None = None, device: str = "cpu"
         acc["check_agreement"], acc["check_n"], acc["check"] = chk["agreement"], chk["n"], chk
     except Exception as e:  # noqa: BLE001
         log(f"[yellow]--check agreement not measured: {escape(str(e))}[/yellow]")
+    try:
+        acc["system"] = system_figures(run_dir, corpus, limit=system_limit or min(SYSTEM_LIMIT, limit or SYSTEM_LIMIT),
+                                       device=device,
+                                       max_new_tokens=max_new_tokens)
+    except Exception as e:  # noqa: BLE001
+        log(f"[yellow]system figures not measured: {escape(str(e))}[/yellow]")
     acc["eval_seconds"] = round(time.time() - t, 1)
     atomic_write_json(run_dir / "accuracy.json", acc)
     try:
@@ -289,6 +297,23 @@ def evaluate_run(run_dir: Path, *, limit: int | None = None, device: str = "cpu"
     summ.update({"gate_answers": gates, "evaluated": utc_now_iso()})
     atomic_write_json(run_dir / "summary.json", summ)
     return acc
+
+
+def system_figures(run_dir: Path, corpus: Path, *, limit: int | None = SYSTEM_LIMIT, device: str = "cpu",
+                   max_new_tokens: int = 256) -> dict:
+    """Store the answer path's forms, measured on the test split (``answer_forms.json``), then
+    each brain alone and the system on ``limit`` test records per value form (helix.system.syseval)."""
+    from helix.system import answer as ans
+    from helix.system.ask import get_system
+    from helix.system.syseval import evaluate_system
+
+    reports = {b: r for b in ("coordinator", "ascii", "runic") if (r := read_json(run_dir / b / "test_eval.json"))}
+    if reports:
+        ans.write_answer_forms(run_dir, reports)
+    system = get_system(run_dir, device)
+    system.answer_forms, system.forms_from = ans.answer_forms(run_dir)
+    return evaluate_system(run_dir, corpus=corpus, split="test", limit=limit, system=system,
+                           max_new_tokens=max_new_tokens)
 
 
 def brain_verdicts(acc: dict, jobs: dict, *, target: float = TARGET_EXACT, floor: float = FLOOR_EXACT) -> dict:
@@ -600,6 +625,10 @@ def launch_main(opts: LaunchOptions, *, resume: Path | None = None, detach: bool
         acc = evaluate_run(L.run_dir, limit=eval_limit or None, parallel=L.state.get("device_kind") == "cpu")
         timings["evaluate_s"] = round(time.time() - t2, 1)
         print_accuracy(acc)
+        if acc.get("system"):
+            from helix.system.syseval import format_system_table
+
+            _log_plain(format_system_table(acc["system"]))
         summ = read_json(L.run_dir / "summary.json") or {}
         if summ.get("gate_answers"):
             print_gates(summ["gate_answers"])

@@ -3,7 +3,7 @@
     GET  /         a small self-contained web page (no CDN) to ask and see answer, route, validity
     GET  /health   liveness and which brains are loaded
     GET  /status   the run's training status table as JSON (stall flags included)
-    POST /ask      {"text", "to"?, "check"?} or {"requests": [{"text", "to"?}, ...], "check"?}
+    POST /ask      {"text", "to"?, "check"?, "raw"?} or {"requests": [{"text", "to"?}, ...], "check"?}
     POST /convert  {"text", "src"?, "dst"}: exact conversion by the language core
 
 Errors are JSON ``{"error": {"code", "message", ...}}``: 400 for HLX errors (code and position),
@@ -194,6 +194,7 @@ def create_app(
         text: str | None = Field(None, min_length=1, max_length=max_text)
         to: str | None = Field(None, max_length=32)
         check: bool = False
+        raw: bool = False  # the routed expert's answer alone (no candidates, no vote)
         requests: list[AskItem] | None = Field(None, max_length=max_batch)
 
     class ConvertBody(BaseModel):
@@ -282,10 +283,10 @@ def create_app(
             if not body.requests:
                 raise RouteError("requests is empty")
             items = [(r.text, _fmt(r.to)) for r in body.requests]
-            return _answer_response(sysobj.ask_many(items, check=body.check), True)
+            return _answer_response(sysobj.ask_many(items, check=body.check, raw=body.raw), True)
         if body.text is None:
             raise RouteError("missing text: {\"text\": \"Represent true\", \"to\": \"lc_r\"}")
-        return _answer_response(sysobj.ask_many([(body.text, _fmt(body.to))], check=body.check), False)
+        return _answer_response(sysobj.ask_many([(body.text, _fmt(body.to))], check=body.check, raw=body.raw), False)
 
     @app.post("/convert")
     def convert(body: ConvertBody) -> Any:
