@@ -1,5 +1,5 @@
 #!/bin/bash
-# Usage: benchmarks/bench_tokenizer.sh CHECKOUT CORPUS OUT [TOKENIZER TOKENIZER] [SECONDS]
+# Usage: benchmarks/bench_tokenizer.sh CHECKOUT CORPUS OUT [TOKENIZER TOKENIZER] [SECONDS]   (char | lex | lex-any | lex-case)
 # Side by side on the two cores, one thread each: the same recipe with two tokenizers (default:
 # char and lex; lex-any keeps every frequent letter run, open words included), runic brain from
 # scratch, SECONDS (300) each; then both evaluated on 500 test records and, where the corpus has
@@ -24,11 +24,17 @@ for split in test novel; do
   wait
 done
 for tk in $A $B; do
-  .venv/bin/python - "$O" "$tk" <<'PY'
+  .venv/bin/python - "$O" "$tk" "$C" <<'PY'
 import json, sys
-o, tk = sys.argv[1], sys.argv[2]
+sys.path.insert(0, "src")
+from helix.ml.data import load_records
+from helix.ml.tokenizer import Tokenizer
+o, tk, corpus = sys.argv[1], sys.argv[2], sys.argv[3]
 st = json.load(open(f"{o}/{tk}/status.json"))
 tok = json.load(open(f"{o}/{tk}/checkpoints/last/tokenizer.json"))
+t = Tokenizer.from_dict(tok)
+recs = load_records(corpus, "runic", "train")[:4000]
+per_rec = sum(len(t.encode_example(r["src_fmt"], r["src"], r["tgt_fmt"], r["tgt"]).ids) for r in recs) / len(recs)
 out = {}
 for split in ("test", "novel"):
     try:
@@ -36,7 +42,7 @@ for split in ("test", "novel"):
         out[split] = f"{r['overall']['exact_match'] * 100:.1f}% of {r['n']}"
     except (OSError, ValueError, KeyError):
         out[split] = "-"
-print(f"{tk:8} vocabulary {len(tok['tokens']):>5}  steps {st['step']:>6,}  {st['steps_per_s']:.2f} steps/s  "
+print(f"{tk:8} vocabulary {len(tok['tokens']):>5}  tokens/record {per_rec:5.1f}  steps {st['step']:>6,}  {st['steps_per_s']:.2f} steps/s  "
       f"test exact {out['test']:>14}   novel exact {out['novel']:>14}")
 PY
 done

@@ -75,9 +75,9 @@ def test_grammar_constrained_generation_yields_valid_output():
 
 
 @needs_hlx
-def test_retry_invalid_answers_again_under_the_grammar_constraint(tmp_path):
-    """``evaluate(retry_invalid=True)`` re-asks exactly the answers that do not parse, with the
-    grammar constraint, and scores the second answers (English has no parser: never re-asked)."""
+def test_brain_alone_is_greedy_and_unconstrained_and_scores_what_it_wrote(tmp_path):
+    """``evaluate`` measures one brain as it writes: one unconstrained pass, no second try; an
+    answer that does not parse is scored invalid (the system's candidates are ``eval --system``)."""
     from helix.ml.evaluate import evaluate
     from helix.ml.generate import Generation
 
@@ -90,7 +90,6 @@ def test_retry_invalid_answers_again_under_the_grammar_constraint(tmp_path):
     (tmp_path / "runic.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     first = {"Represent true": ("⊤", True), "Store number 42": ("[0x012", True),  # does not parse
              "Number 7": ("[INT(7)", False), "true": ("Represent tru", True)}  # unfinished; English
-    second = {"Store number 42": "[0x012a]", "Number 7": "[INT(8)]"}
 
     class FakeBrain:
         brain, path, batch_size = "runic", None, 64
@@ -98,19 +97,12 @@ def test_retry_invalid_answers_again_under_the_grammar_constraint(tmp_path):
 
         def generate(self, reqs, max_new_tokens=256, constraint=None):
             self.calls.append(([r[1] for r in reqs], constraint))
-            if constraint is None:
-                return [Generation(first[s][0], None, finished=first[s][1]) for _, s, _ in reqs]
-            assert constraint is hlxcheck.prefix_constraint
-            return [Generation(second[s], None, finished=True) for _, s, _ in reqs]
+            return [Generation(first[s][0], None, finished=first[s][1]) for _, s, _ in reqs]
 
     fake = FakeBrain()
-    plain = evaluate(None, corpus=tmp_path, brain=fake)
-    assert plain["overall"]["exact_match"] == 0.25 and "retried" not in plain
-    fake.calls.clear()
-    rep = evaluate(None, corpus=tmp_path, brain=fake, retry_invalid=True)
-    # only the unparseable LC-B answer and the unfinished LC-T one are asked again
-    assert fake.calls[1] == (["Store number 42", "Number 7"], hlxcheck.prefix_constraint)
-    assert rep["retried"] == 2 and rep["decoding"].startswith("greedy, constrained")
-    assert rep["formats"]["lc_b"]["exact_match"] == 1.0
-    assert rep["formats"]["lc_t"]["exact_match"] == 0.0 and rep["formats"]["lc_t"]["validity"] == 1.0
-    assert rep["overall"]["exact_match"] == 0.5
+    rep = evaluate(None, corpus=tmp_path, brain=fake)
+    assert fake.calls == [(["Represent true", "Store number 42", "Number 7", "true"], None)]
+    assert rep["decoding"] == "greedy" and "retried" not in rep
+    assert rep["overall"]["exact_match"] == 0.25
+    assert rep["formats"]["lc_b"]["validity"] == 0.0 and rep["formats"]["lc_t"]["validity"] == 0.0
+    assert rep["formats"]["lc_r"]["exact_match"] == 1.0 and rep["formats"]["english"]["validity"] is None

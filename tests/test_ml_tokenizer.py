@@ -100,3 +100,90 @@ def test_run_mask_follows_the_vocabulary_and_fits_the_model():
     assert logits.shape == (1, len(ids), cfg.vocab_size)
     with pytest.raises(ValueError, match="run mask"):
         GPT(ModelConfig(vocab_size=128, d_model=32, n_heads=2, n_layers=1, d_ff=64, run_pos=4), run_mask=mask)
+
+
+def _case_tok():
+    return Tokenizer.lexical(["find", "docs", "search", "Search", "host", "river", "score", "scroll", "get"],
+                             case=True)
+
+
+def test_case_marker_folds_capitals_into_shared_pieces_and_round_trips():
+    tok = _case_tok()
+    assert "<cap>" in tok.tokens and "Search" not in tok.tokens and tok.tokens.count("search") == 1
+    assert _pieces(tok, "Scroll the scroll") == ["<cap>", "scroll", " ", "t", "h", "e", " ", "scroll"]
+    # a capital inside a word, an all-capitals word, a word never seen: marker + lower-case piece
+    assert _pieces(tok, "retryCount")[5:] == ["<cap>", "c", "o", "u", "n", "t"]
+    assert _pieces(tok, "Zork OK") == ["<cap>", "z", "o", "r", "k", " ", "<cap>", "o", "<cap>", "k"]
+    # the forms' own units keep their case (LC-T words are upper case)
+    assert _pieces(tok, "[TRUE, NULL]", "lc_t") == ["[", "TRUE", ", ", "NULL", "]"]
+    for text in ("Get the Value of retryCount", "HTTP 2 Scroll", "Ab", "x<cap>y", "<cap>"):
+        ids, unk = tok.encode_text(text)
+        assert tok.decode(ids) == text, text
+    for v in VALUES + ["Quiet Harbor", {"Host": "River"}, "&h_retryCount"]:
+        for f in FORMS:
+            text = h.encode(v, f)
+            ids, unk = tok.encode_text(text, f)
+            assert unk == 0 and tok.decode(ids) == text, (f, text)
+    # extend is decode, one token at a time (what generation and its constraint see)
+    ids, _ = tok.encode_text("Get retryCount Scroll")
+    text, cap = "", False
+    for i in ids:
+        text, cap = tok.extend(text, cap, i)
+    assert text == "Get retryCount Scroll" and not cap
+    assert tok.decode(ids, strip_specials=False).startswith("<cap>get")
+
+
+def test_case_tokenizer_is_its_own_type_and_old_files_load_unchanged(tmp_path):
+    tok = _case_tok()
+    tok.save(tmp_path / "tokenizer.json")
+    back = Tokenizer.load(tmp_path / "tokenizer.json")
+    assert back == tok and back.case and back.to_dict()["type"] == "helix-lexcase"
+    plain = Tokenizer.lexical(["find"])
+    assert not plain.case and plain.cap_id is None and plain.to_dict()["type"] == "helix-lex"
+    with pytest.raises(ValueError, match="lacks the case marker"):
+        Tokenizer.from_dict({"type": "helix-lexcase", "tokens": plain.tokens})
+    with pytest.raises(ValueError, match="holds the case marker"):
+        Tokenizer.from_dict({"type": "helix-lex", "tokens": tok.tokens})
+    # corpus words counted in lower case: "Find" and "find" are one word
+    recs = [{"src_fmt": "english", "src": "Find docs", "tgt_fmt": "hlxl", "tgt": "&h_docs"},
+            {"src_fmt": "english", "src": "find docs", "tgt_fmt": "hlxl", "tgt": "&h_docs"}] * 10
+    folded = Tokenizer.from_records(recs, case=True)
+    assert "find" in folded.tokens and "Find" not in folded.tokens and folded.case
+    assert "find" not in Tokenizer.from_records(recs).tokens  # 10 of each: below min_count apart
+    assert folded.run_char_mask()[folded.cap_id]  # the marker belongs to the word it starts
+
+
+def test_constrained_generation_with_the_case_marker_keeps_every_prefix_valid():
+    """A model that always prefers <cap>, then "z", then a quote, under the grammar constraint: the
+    marker is taken at most once before each piece, capitalises it, and every text stays a valid
+    prefix of its form."""
+    from types import SimpleNamespace
+
+    from helix.ml.generate import generate_ids
+    from helix.ml.hlxcheck import prefix_constraint
+
+    tok = _case_tok()
+    pref = torch.full((tok.padded_vocab_size(),), -5.0)
+    for rank, t in enumerate(["<cap>", "z", '"', "]", "🜂"]):
+        pref[tok.index[t]] = 10.0 - rank
+
+    class Prefers(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.cfg = SimpleNamespace(vocab_size=len(pref), max_len=64)
+
+        def forward(self, idx, **kw):
+            return pref.expand(idx.size(0), 1, -1).clone()
+
+    fmts = ["lc_r", "hlxl", "lc_t"]
+    prompts = [tok.encode_prompt("english", "Text Zork", f)[0] for f in fmts]
+    outs = generate_ids(Prefers(), tok, prompts, max_new_tokens=12, constraint=prefix_constraint,
+                        tgt_fmts=fmts, use_cache=False, amp=False)
+    for (ids, fin), f in zip(outs, fmts):
+        text = tok.decode(ids)
+        assert prefix_constraint(f, text)[0], (f, text)
+        assert tok.cap_id in ids and any(c.isupper() for c in text), (f, text)
+        assert all(not (a == b == tok.cap_id) for a, b in zip(ids, ids[1:]))  # never two in a row
+    assert tok.decode(outs[0][0]).startswith('"Z')  # LC-R: a text, its capital from the marker
+    assert tok.decode(outs[2][0]).startswith("[BYTES")  # LC-T: its words spelled with markers too

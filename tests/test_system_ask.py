@@ -126,7 +126,7 @@ def test_constraint_function(monkeypatch):
     assert constraint("lc_b", "[0x01") == (True, False)
     assert constraint("lc_b", "[0x012a]") == (True, True)
     assert constraint("english", "anything") == (True, True)
-    # one constraint for `helix ask` and `helix eval --retry-invalid`
+    # one constraint for `helix ask` (both paths) and `helix eval --system`
     from helix.ml import hlxcheck
 
     assert constraint is hlxcheck.prefix_constraint

@@ -71,7 +71,7 @@ def train_cmd(
     attention: Optional[str] = typer.Option(None, "--attention", help="auto (measured) | sdpa | explicit"),
     tokenizer: Optional[str] = typer.Option(
         None, "--tokenizer", help="lex (the forms' lexical units and the corpus grammar's words; default) | lex-any (any "
-             "frequent word, open words included) | char (one token per character)"),
+             "frequent word, open words included) | lex-case (lex, capitals folded into a <cap> marker) | char (one token per character)"),
     muon_ns: Optional[str] = typer.Option(
         None, "--muon-ns", help="precision of Muon's Newton-Schulz step: auto (measured) | bf16 | fp32"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps"),
@@ -194,7 +194,6 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON only"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the JSON report here"),
     examples: int = typer.Option(0, "--examples", help="include up to N wrong outputs in the report"),
-    retry_invalid: bool = typer.Option(False, "--retry-invalid", help="answer again under the grammar constraint when an answer does not parse (helix ask --raw's path)"),
     system: bool = typer.Option(False, "--system", help="CHECKPOINT is a run: each brain alone and the system side by side per target form (--limit: records per form)"),
 ) -> None:
     """Evaluate a checkpoint: exact match, semantic match and validity per target format."""
@@ -212,8 +211,7 @@ def eval_cmd(
                                   device=device)
         else:
             rep = evaluate(checkpoint, corpus=corpus, split=split, pairs=pairs, to=to, limit=limit,
-                           batch_size=batch_size, device=device, examples=examples,
-                           retry_invalid=retry_invalid)
+                           batch_size=batch_size, device=device, examples=examples)
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -566,7 +566,7 @@ def check_train_state(ts, where: str = "train_state.pt") -> dict:
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             bad(f"state {k!r} must be a non-negative integer, not {v!r}")
     for k in ("best_em", "best_val_loss", "epoch_loss_sum", "elapsed_s", "plateau_best_loss",
-              "plateau_best_em", "ema", "min_ema"):
+              "plateau_best_em", "ema", "min_ema", "train_flops"):
         v = state.get(k)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
             bad(f"state {k!r} must be a number, not {v!r}")

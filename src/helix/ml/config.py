@@ -168,7 +168,7 @@ class TrainConfig:
     mix: str = "own"  # own: this brain's corpus file; all: every brain's training records
     init_from: str | None = None  # checkpoint directory whose weights start the run (same shape)
     format_weights: dict = field(default_factory=dict)  # {format: n}: train records reading or writing it n times
-    tokenizer: str = "lex"  # lex (the forms' lexical units, helix.ml.tokenizer) | lex-any | char
+    tokenizer: str = "lex"  # lex (the forms' lexical units, helix.ml.tokenizer) | lex-any | lex-case | char
     # evaluation and abort rules
     eval_sample: int = 200  # val records decoded greedily each epoch (exact match, validity)
     val_loss_limit: int | None = 2000  # val records used for the validation loss (None: all)

@@ -5,9 +5,9 @@
   the reference (``helix.hlx``; ``None`` for English targets);
 - validity: the output parses in the target format (``None`` for English targets).
 
-Decoding is greedy. With ``retry_invalid`` an answer that does not parse (an unfinished one
-included) is generated again under the grammar constraint (``hlxcheck.prefix_constraint``), the
-way ``helix ask`` answers; the report says how many answers were retried.
+Decoding is greedy and unconstrained: this is one brain alone, as it writes. What the whole
+system answers (every expert's candidates under the grammar constraint, the vote, the core's
+rendering) is measured by ``helix.system.syseval`` (``helix eval --system``).
 """
 
 from __future__ import annotations
@@ -74,7 +74,6 @@ def evaluate(
     max_new_tokens: int = 256,
     brain: Brain | None = None,
     examples: int = 0,
-    retry_invalid: bool = False,
 ) -> dict:
     """Evaluate a checkpoint on a corpus split or a pairs file; returns a JSON-able report."""
     b = brain if brain is not None else Brain.load(ckpt_dir, device=device)
@@ -95,17 +94,6 @@ def evaluate(
         recs = recs[:limit]
     t0 = time.time()
     gens = b.generate([(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in recs], max_new_tokens=max_new_tokens)
-    retried = 0
-    if retry_invalid:
-        redo = [i for i, (r, g) in enumerate(zip(recs, gens))
-                if hlxcheck.is_valid(r["tgt_fmt"], g.text) is False]
-        if redo:
-            again = b.generate([(recs[i]["src_fmt"], recs[i]["src"], recs[i]["tgt_fmt"]) for i in redo],
-                               max_new_tokens=max_new_tokens, constraint=hlxcheck.prefix_constraint)
-            gens = list(gens)
-            for i, g in zip(redo, again):
-                gens[i] = g
-        retried = len(redo)
     gen_s = time.time() - t0
     coordinator = b.brain == "coordinator"
     per: dict[str, dict] = {}
@@ -164,7 +152,7 @@ def evaluate(
             "validity": tot["val"] / tot["val_n"] if tot["val_n"] else None,
         },
         "generation_s": gen_s,
-        "decoding": "greedy, constrained retry of invalid answers" if retry_invalid else "greedy",
+        "decoding": "greedy",
         "hlx_available": hlxcheck.available()[0],
     }
     if coordinator:
@@ -176,8 +164,6 @@ def evaluate(
                                         "exact_match": held["exact"] / held["n"] if held["n"] else None}
         report["target_exact_match"] = rest["exact"] / rest["n"] if rest["n"] else None
         report["target_n"] = rest["n"]
-    if retry_invalid:
-        report["retried"] = retried
     if examples:
         report["wrong_examples"] = wrong
     return report

@@ -51,7 +51,21 @@ def _autocast(device: torch.device, enabled: bool):
     return contextlib.nullcontext()
 
 
+_MASKS: dict = {}
+
+
 def _allowed_masks(tok: Tokenizer, vocab: int, with_route: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(first step's allowed tokens, later steps'), cached per tokenizer, shape and device."""
+    key = (id(tok), tuple(tok.tokens[:1]), len(tok.tokens), vocab, with_route, str(device))
+    hit = _MASKS.get(key)
+    if hit is None or hit[0] is not tok:
+        if len(_MASKS) > 64:
+            _MASKS.clear()
+        hit = _MASKS[key] = (tok, *_build_masks(tok, vocab, with_route, device))
+    return hit[1], hit[2]
+
+
+def _build_masks(tok: Tokenizer, vocab: int, with_route: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
     body = torch.zeros(vocab, dtype=torch.bool)
     for i in tok.text_ids.values():
         body[i] = True
@@ -117,6 +131,7 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
     out: list[list[int]] = [[] for _ in range(B)]
     finished = [False] * B
     texts = [""] * B
+    caps = [False] * B  # a case marker (<cap>) waits for the piece it capitalises
     lp = [0.0] * B
     rows = torch.arange(B, device=device)  # original row of each active row
     active = list(range(B))
@@ -138,7 +153,7 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
             choice = _choose(
                 logits, tok, temperature, top_k, generator, constraint,
                 [tgt_fmts[r] if tgt_fmts else "" for r in active], [texts[r] for r in active],
-                with_route and step == 0,
+                with_route and step == 0, [caps[r] for r in active],
             )
             col = L + step
             done_now = []
@@ -158,9 +173,7 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
                     finished[r] = True
                     done_now.append(j)
                 else:
-                    ch = tok.id_to_text.get(t)
-                    if ch is not None:
-                        texts[r] += ch
+                    texts[r], caps[r] = tok.extend(texts[r], caps[r], t)
                     if int(next_pos[j]) + 1 >= cfg.max_len:
                         done_now.append(j)
             step_tokens = torch.tensor(
@@ -196,7 +209,7 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
     return [(out[b], finished[b]) for b in range(B)]
 
 
-def _choose(logits, tok, temperature, top_k, generator, constraint, fmts, texts, route_step):
+def _choose(logits, tok, temperature, top_k, generator, constraint, fmts, texts, route_step, caps=None):
     """Next token per active row (None: nothing admissible under the constraint)."""
     if temperature and temperature > 0:
         scores = logits / temperature
@@ -213,11 +226,12 @@ def _choose(logits, tok, temperature, top_k, generator, constraint, fmts, texts,
     res = []
     for j in range(logits.size(0)):
         res.append(_choose_constrained(logits[j], None if probs is None else probs[j].clone(),
-                                       tok, generator, constraint, fmts[j], texts[j]))
+                                       tok, generator, constraint, fmts[j], texts[j],
+                                       bool(caps and caps[j])))
     return res
 
 
-def _choose_constrained(logit_row, prob_row, tok, generator, constraint, fmt, text):
+def _choose_constrained(logit_row, prob_row, tok, generator, constraint, fmt, text, cap=False):
     complete = None
 
     def admissible(t: int) -> bool:
@@ -226,8 +240,11 @@ def _choose_constrained(logit_row, prob_row, tok, generator, constraint, fmt, te
             if complete is None:
                 complete = bool(constraint(fmt, text)[1])
             return complete
-        ch = tok.id_to_text.get(t)
-        return ch is not None and bool(constraint(fmt, text + ch)[0])
+        if t == tok.cap_id:  # a marker: admissible once, before a piece
+            return not cap
+        if tok.id_to_text.get(t) is None:
+            return False
+        return bool(constraint(fmt, tok.extend(text, cap, t)[0])[0])
 
     if prob_row is None:  # greedy: best-scoring admissible token
         order = torch.argsort(logit_row, descending=True).tolist()

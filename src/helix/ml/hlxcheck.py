@@ -78,8 +78,8 @@ def semantic_match(fmt: str, text: str, expected: str) -> bool | None:
 
 
 def prefix_constraint(tgt_fmt: str, text: str) -> tuple[bool, bool]:
-    """The grammar constraint of constrained decoding (``helix eval --retry-invalid``, ``helix
-    ask``): (``text`` is a valid prefix in ``tgt_fmt``, ``text`` is complete), by
+    """The grammar constraint of constrained decoding (``helix ask``'s candidates, ``helix eval
+    --system``): (``text`` is a valid prefix in ``tgt_fmt``, ``text`` is complete), by
     ``helix.hlx.is_valid_prefix`` and the format's parser. English, or no language core: anything
     goes."""
     h = _core()

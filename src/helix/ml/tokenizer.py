@@ -14,6 +14,13 @@ per token, so numbers keep their digit structure; a word outside the vocabulary 
 characters. Decoding is concatenation, so any token sequence decodes and the grammar constraint
 (a text prefix check) works unchanged. The vocabulary is saved in ``tokenizer.json``.
 
+The case-folding variant (``helix-lexcase``, ``--tokenizer lex-case``) keeps its words in lower
+case and writes a capital as the marker ``<cap>`` before the lower-case piece: ``Scroll`` is
+``<cap> scroll`` when ``scroll`` is a word of the vocabulary, else ``<cap> s c r o l l``; a capital
+inside a word (``retryCount``) is ``<cap> c``. So a word and its capitalised form share their
+pieces. Decoding capitalises the first character of the piece after a ``<cap>``
+(:meth:`Tokenizer.extend` is that rule, one token at a time, for generation).
+
 Sequence layout (docs/CONVENTIONS.md)::
 
     <bos> <fmt:SRC> src-chars <fmt:TGT> <sep> [<route:X>] tgt-chars <eos>
@@ -39,6 +46,7 @@ LCR_GLYPHS = "∅⊤⊥⊠⟁🜊🜁🜂🜃🜄◇◆"
 CHARS = "".join(chr(c) for c in range(0x20, 0x7F)) + "\n" + LCR_GLYPHS
 TOKENIZER_VERSION = 1
 LEX_VERSION = 1
+CAP = "<cap>"  # the case marker of helix-lexcase: the next piece starts with a capital
 #: LC-T's words (spec §5), longest first so that the lexer prefers them.
 LCT_WORDS = ("OBJ_START", "ARR_START", "OBJ_END", "ARR_END", "HANDLE(", "FIELD_", "FLOAT(", "BYTES(",
              "FALSE", "TEXT(", "NULL", "TRUE", "INT(", "KEY(")
@@ -72,12 +80,14 @@ def base_tokens() -> list[str]:
     return list(SPECIALS) + [f"<fmt:{f}>" for f in FORMATS] + [f"<route:{r}>" for r in ROUTES] + list(CHARS)
 
 
-def corpus_words(texts, min_count: int = 20, keep=None) -> list[str]:
+def corpus_words(texts, min_count: int = 20, keep=None, *, fold: bool = False) -> list[str]:
     """Letter runs of two or more letters seen at least ``min_count`` times, most frequent first;
-    with ``keep`` (a set of lower-case words), only the runs whose lower-case form is in it."""
+    with ``keep`` (a set of lower-case words), only the runs whose lower-case form is in it; with
+    ``fold``, runs counted in lower case (``Get`` and ``get`` are one word)."""
     c: Counter = Counter()
     for t in texts:
-        c.update(_WORD.findall(t))
+        runs = _WORD.findall(t)
+        c.update([w.lower() for w in runs] if fold else runs)
     return [w for w, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
             if n >= min_count and (keep is None or w.lower() in keep)]
 
@@ -85,7 +95,8 @@ def corpus_words(texts, min_count: int = 20, keep=None) -> list[str]:
 class Tokenizer:
     """A vocabulary (``tokens`` lists every token string by id) and its lexer.
 
-    ``Tokenizer()`` is the character tokenizer; ``Tokenizer.lexical(words)`` the lexical one.
+    ``Tokenizer()`` is the character tokenizer; ``Tokenizer.lexical(words)`` the lexical one
+    (``case=True``: the case-folding one, whose vocabulary holds ``<cap>``).
     """
 
     def __init__(self, tokens: list[str] | None = None, *, kind: str = "char") -> None:
@@ -117,25 +128,32 @@ class Tokenizer:
         self.special_ids = frozenset(i for i, t in enumerate(self.tokens) if t in specials)
         # text tokens: everything that is not a special (single characters and lexical units)
         self.text_ids = {t: i for i, t in enumerate(self.tokens) if t not in specials}
+        self.cap_id = self.text_ids.get(CAP) if kind == "lex" else None
+        self.case = self.cap_id is not None
         self.id_to_text = {i: t for t, i in self.text_ids.items()}
+        if self.case:
+            self.id_to_text[self.cap_id] = ""  # writes nothing itself; capitalises what follows
         self.char_ids = {t: i for t, i in self.text_ids.items() if len(t) == 1}
         self.id_to_char = {i: t for t, i in self.char_ids.items()}
         if kind == "char" and len(self.char_ids) != len(self.text_ids):
             raise ValueError("a character tokenizer holds multi-character tokens (use kind 'lex')")
 
     @classmethod
-    def lexical(cls, words=()) -> "Tokenizer":
-        """The lexical vocabulary: the base, LC-T words, separators, hex pairs, then ``words``."""
+    def lexical(cls, words=(), *, case: bool = False) -> "Tokenizer":
+        """The lexical vocabulary: the base, LC-T words, separators, hex pairs, then ``words``
+        (``case``: the marker ``<cap>`` too, and the words in lower case)."""
         tokens = base_tokens()
         seen = set(tokens)
-        for t in (*LCT_WORDS, *LEX_UNITS, *HEX_PAIRS, *words):
+        if case:
+            words = [w.lower() for w in words]
+        for t in (*LCT_WORDS, *LEX_UNITS, *HEX_PAIRS, *((CAP,) if case else ()), *words):
             if t not in seen:
                 seen.add(t)
                 tokens.append(t)
         return cls(tokens, kind="lex")
 
     @classmethod
-    def from_records(cls, records, *, min_count: int = 20, keep=None) -> "Tokenizer":
+    def from_records(cls, records, *, min_count: int = 20, keep=None, case: bool = False) -> "Tokenizer":
         """Lexical tokenizer whose words come from corpus records (their non-LC-B texts).
 
         ``keep`` restricts the words to a closed set (the corpus grammar's own words): the open
@@ -143,11 +161,12 @@ class Tokenizer:
         split alike, so a word the brain has never seen is encoded the way the words it learned
         to copy were, never as a token it has no embedding for."""
         texts = (r[k] for r in records for k in ("src", "tgt") if r.get(f"{k}_fmt") != "lc_b")
-        return cls.lexical(corpus_words(texts, min_count, keep))
+        return cls.lexical(corpus_words(texts, min_count, keep, fold=case), case=case)
 
     def run_char_mask(self) -> list[bool]:
         """Per token id: whether it is part of a run (every character in ``RUN_CHARS``)."""
-        return [i not in self.special_ids and all(c in RUN_CHARS for c in t) for i, t in enumerate(self.tokens)]
+        return [i == self.cap_id or (i not in self.special_ids and all(c in RUN_CHARS for c in t))
+                for i, t in enumerate(self.tokens)]  # a case marker belongs to the word it starts
 
     # -- size ------------------------------------------------------------------------------
     @property
@@ -177,6 +196,18 @@ class Tokenizer:
             if i is not None:
                 ids.append(i)
                 continue
+            if self.case and piece.isascii() and piece.isalpha():
+                low = piece.lower()
+                j = lex.get(low)
+                if j is not None and piece == low.capitalize():  # Scroll -> <cap> scroll
+                    ids += [self.cap_id, j]
+                    continue
+                for ch in piece:  # retryCount -> r e t r y <cap> c o u n t
+                    if ch.isupper():
+                        ids += [self.cap_id, get(ch.lower())]
+                    else:
+                        ids.append(get(ch))
+                continue
             for ch in piece:  # a word outside the vocabulary: its characters
                 j = get(ch)
                 if j is None:
@@ -205,15 +236,34 @@ class Tokenizer:
         return Encoded(prompt + head + out + [self.eos_id], len(prompt), n1 + n2)
 
     # -- decoding --------------------------------------------------------------------------
+    def extend(self, text: str, cap: bool, i: int) -> tuple[str, bool]:
+        """One token's effect on a decoded text: (the text, whether a capital is pending)."""
+        if i == self.cap_id:
+            return text, True
+        piece = self.id_to_text.get(i)
+        if piece is None:  # a special: nothing, and the pending capital stays pending
+            return text, cap
+        if cap and piece:
+            return text + piece[0].upper() + piece[1:], False
+        return text + piece, cap and not piece
+
     def decode(self, ids, *, strip_specials: bool = True) -> str:
         """Ids → text. Specials are dropped (or written as their names); decoding stops at <eos>."""
         parts = []
+        cap = False
         for i in ids:
             i = int(i)
             if i == self.eos_id:
                 break
             ch = self.id_to_text.get(i)
-            if ch is not None:
+            if i == self.cap_id:
+                if not strip_specials:
+                    parts.append(CAP)
+                cap = True
+            elif ch is not None:
+                if cap and ch and strip_specials:
+                    ch = ch[0].upper() + ch[1:]
+                    cap = False
                 parts.append(ch)
             elif not strip_specials and 0 <= i < len(self.tokens):
                 parts.append(self.tokens[i])
@@ -221,6 +271,8 @@ class Tokenizer:
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
+        if self.case:
+            return {"type": "helix-lexcase", "version": 1, "tokens": self.tokens}
         if self.kind == "lex":
             return {"type": "helix-lex", "version": LEX_VERSION, "tokens": self.tokens}
         return {"type": "helix-char", "version": TOKENIZER_VERSION, "tokens": self.tokens}
@@ -230,10 +282,15 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Tokenizer":
-        if not isinstance(d, dict) or d.get("type") not in ("helix-char", "helix-lex") \
+        if not isinstance(d, dict) or d.get("type") not in ("helix-char", "helix-lex", "helix-lexcase") \
                 or not isinstance(d.get("tokens"), list):
-            raise ValueError("not a helix tokenizer.json (expected type 'helix-char' or 'helix-lex' and tokens)")
-        return cls(d["tokens"], kind="lex" if d["type"] == "helix-lex" else "char")
+            raise ValueError("not a helix tokenizer.json (expected type 'helix-char', 'helix-lex' or "
+                             "'helix-lexcase' and tokens)")
+        kind = "char" if d["type"] == "helix-char" else "lex"
+        if (CAP in d["tokens"]) != (d["type"] == "helix-lexcase"):
+            raise ValueError(f"tokenizer.json of type {d['type']!r} {'lacks' if d['type'] == 'helix-lexcase' else 'holds'} "
+                             f"the case marker {CAP}")
+        return cls(d["tokens"], kind=kind)
 
     @classmethod
     def load(cls, path: str | Path) -> "Tokenizer":

@@ -357,7 +357,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         "best_em": -1.0, "best_val_loss": float("inf"), "best_epoch": 0, "stale_epochs": 0,
         "plateau_best_loss": float("inf"), "plateau_best_em": -1.0,
         "ema": None, "min_ema": None, "elapsed_s": 0.0, "tokens": 0, "gates": [],
-        "real_tokens": 0, "stop_reason": None, "target_step": None, "target_s": None,
+        "real_tokens": 0, "train_flops": 0.0, "stop_reason": None, "target_step": None, "target_s": None,
         **stopping.initial_state(),
     }
     if cfg.resume:
@@ -469,7 +469,9 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
                     exs = [train_ds.examples[i] for i in share]
                     inp, tgt, w = collate(exs, tok.pad_id, pad_to=cfg.pad_to, multiple=cfg.pad_multiple)
                     step_real += sum(len(e.ids) - 1 for e in exs)
-                    window_flops += train_flops(mcfg, [len(e.ids) - 1 for e in exs])
+                    f = train_flops(mcfg, [len(e.ids) - 1 for e in exs])
+                    window_flops += f
+                    state["train_flops"] = state.get("train_flops", 0.0) + f * world
                 else:
                     inp, tgt, w = dummy_batch(tok.pad_id)
                 inp = inp.to(device, non_blocking=True)
@@ -663,6 +665,8 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
         "best_val_exact_match": _finite_or_none(state["best_em"]) if state["best_em"] >= 0 else None,
         "best_epoch": state["best_epoch"], "best_val_loss": _finite_or_none(state["best_val_loss"]),
         "elapsed_s": elapsed, "train_wall_s": time.time() - t_start, "params": n_params,
+        "records": state["step"] * cfg.batch_size * cfg.grad_accum, "real_tokens": state["real_tokens"] * world,
+        "train_flops": state.get("train_flops", 0.0),
         "gates": state["gates"], "out": str(cfg.out),
         "stop_reason": state["stop_reason"], "stop_rule": _stop_rule(cfg), "target": target,
         "time_to_target": ({"steps": state["target_step"], "seconds": round(state["target_s"], 1)}
@@ -788,15 +792,16 @@ def model_config(cfg: TrainConfig, tok: Tokenizer):
 def tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
     """The run's tokenizer: the resumed or warm-start checkpoint's (so that the weights fit),
     else built from the corpus's training records (``cfg.tokenizer``: lex, the corpus grammar's
-    frequent words; lex-any, any frequent letter run, open words included; or char)."""
+    frequent words; lex-any, any frequent letter run, open words included; lex-case, lex with
+    case folded into a marker; or char)."""
     if cfg.resume and (ck_root / "last" / "tokenizer.json").is_file():
         return Tokenizer.load(ck_root / "last" / "tokenizer.json")
     if cfg.init_from:
         return ckpt.load_checkpoint(cfg.init_from)["tokenizer"]
     if cfg.tokenizer == "char":
         return Tokenizer()
-    if cfg.tokenizer not in ("lex", "lex-any"):
-        raise ValueError(f"tokenizer must be lex, lex-any or char, not {cfg.tokenizer!r}")
+    if cfg.tokenizer not in ("lex", "lex-any", "lex-case"):
+        raise ValueError(f"tokenizer must be lex, lex-any, lex-case or char, not {cfg.tokenizer!r}")
     # every brain's training records, so that the three brains of one corpus share a vocabulary
     brains = [cfg.brain]
     if Path(cfg.corpus).is_dir():
@@ -804,7 +809,8 @@ def tokenizer_for(cfg: TrainConfig, ck_root: Path) -> Tokenizer:
     from helix.corpus.splits import closed_words  # the corpus grammar's words (pure Python)
 
     return Tokenizer.from_records((r for b in brains for r in load_records(cfg.corpus, b, "train")),
-                                  keep=None if cfg.tokenizer == "lex-any" else closed_words())
+                                  keep=None if cfg.tokenizer == "lex-any" else closed_words(),
+                                  case=cfg.tokenizer == "lex-case")
 
 
 def _init_weights(model: GPT, mcfg, ckpt_dir: str) -> None:

@@ -104,8 +104,8 @@ def is_valid(fmt: str, text: str) -> tuple[bool | None, dict | None]:
         return False, _error_dict(e)
 
 
-#: Grammar constraint for generation: (is a valid prefix, is complete) in ``tgt_fmt``; the same
-#: one ``helix eval --retry-invalid`` uses.
+#: Grammar constraint for generation: (is a valid prefix, is complete) in ``tgt_fmt``: every
+#: candidate of the system path, and the raw path's retry of an answer that does not parse.
 constraint = prefix_constraint
 
 
@@ -257,14 +257,17 @@ class System:
                 a.error = _error_dict(e)
                 a.valid = False
 
-    def _generate(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None):
-        return self.brain(expert).generate(reqs, max_new_tokens=max_new_tokens, constraint=constraint)
+    def _generate(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None,
+                  model=None):
+        """``model``: the brain already looked up (a worker thread must not take the lock)."""
+        return (model or self.brain(expert)).generate(reqs, max_new_tokens=max_new_tokens, constraint=constraint)
 
-    def _generate_each(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None):
+    def _generate_each(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None,
+                       model=None):
         """Generate a batch; if the batch fails (one request too long for the context, say),
         generate one by one so that only the bad request fails. Returns Generation or exception."""
         try:
-            return list(self._generate(expert, reqs, max_new_tokens, constraint))
+            return list(self._generate(expert, reqs, max_new_tokens, constraint, model))
         except FileNotFoundError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -273,7 +276,7 @@ class System:
         out = []
         for r in reqs:
             try:
-                out.append(self._generate(expert, [r], max_new_tokens, constraint)[0])
+                out.append(self._generate(expert, [r], max_new_tokens, constraint, model)[0])
             except Exception as e:  # noqa: BLE001
                 out.append(e)
         return out
@@ -362,14 +365,31 @@ class System:
         for a, cands in zip(answers, plans):
             for c in cands:
                 jobs.setdefault(c.brain, []).append((a, c))
-        for brain, items in jobs.items():
+
+        models = {}
+        for brain in jobs:  # looked up here: the caller holds the lock the lookup takes
+            try:
+                models[brain] = self.brain(brain)
+            except Exception as e:  # noqa: BLE001
+                models[brain] = e
+
+        def run(brain: str, items: list) -> tuple[dict, float]:
             t = time.perf_counter()
             reqs = list(dict.fromkeys((a.route.src_fmt, a.route.text, c.fmt) for a, c in items))  # each once
             try:
-                done = dict(zip(reqs, self._generate_each(brain, reqs, mnt, constraint=constraint)))
+                if isinstance(models[brain], Exception):
+                    raise models[brain]
+                done = dict(zip(reqs, self._generate_each(brain, reqs, mnt, constraint=constraint,
+                                                          model=models[brain])))
             except Exception as e:  # noqa: BLE001 - the brain is not there
                 done = dict.fromkeys(reqs, e)
-            ms = round((time.perf_counter() - t) * 1000, 3)
+            return done, round((time.perf_counter() - t) * 1000, 3)
+
+        # one brain after another: decoding the brains in threads side by side was slower on two
+        # cores (system p50 305 ms against 250 ms, bench_ask, machine B: the GIL), docs/RESULTS.md
+        results = {brain: run(brain, items) for brain, items in jobs.items()}
+        for brain, items in jobs.items():
+            done, ms = results[brain]
             for a, c in items:
                 g = done[(a.route.src_fmt, a.route.text, c.fmt)]
                 a.ms[f"generate_{brain}"] = ms
