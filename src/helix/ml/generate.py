@@ -56,9 +56,9 @@ _MASKS: dict = {}
 
 def _allowed_masks(tok: Tokenizer, vocab: int, with_route: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
     """(first step's allowed tokens, later steps'), cached per tokenizer, shape and device."""
-    key = (id(tok), tuple(tok.tokens[:1]), len(tok.tokens), vocab, with_route, str(device))
+    key = (id(tok), vocab, with_route, str(device))
     hit = _MASKS.get(key)
-    if hit is None or hit[0] is not tok:
+    if hit is None or hit[0] is not tok:  # the tokenizer kept in the entry: an id is never reused for it
         if len(_MASKS) > 64:
             _MASKS.clear()
         hit = _MASKS[key] = (tok, *_build_masks(tok, vocab, with_route, device))

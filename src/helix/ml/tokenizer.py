@@ -243,31 +243,23 @@ class Tokenizer:
         piece = self.id_to_text.get(i)
         if piece is None:  # a special: nothing, and the pending capital stays pending
             return text, cap
-        if cap and piece:
+        if cap:
             return text + piece[0].upper() + piece[1:], False
-        return text + piece, cap and not piece
+        return text + piece, False
 
     def decode(self, ids, *, strip_specials: bool = True) -> str:
-        """Ids → text. Specials are dropped (or written as their names); decoding stops at <eos>."""
-        parts = []
-        cap = False
+        """Ids → text. Specials are dropped (or written as their names, ``<cap>`` included, the
+        piece after it then left in lower case); decoding stops at <eos>."""
+        text, cap = "", False
         for i in ids:
             i = int(i)
             if i == self.eos_id:
                 break
-            ch = self.id_to_text.get(i)
-            if i == self.cap_id:
-                if not strip_specials:
-                    parts.append(CAP)
-                cap = True
-            elif ch is not None:
-                if cap and ch and strip_specials:
-                    ch = ch[0].upper() + ch[1:]
-                    cap = False
-                parts.append(ch)
-            elif not strip_specials and 0 <= i < len(self.tokens):
-                parts.append(self.tokens[i])
-        return "".join(parts)
+            if not strip_specials and (i == self.cap_id or i not in self.id_to_text) and 0 <= i < len(self.tokens):
+                text += self.tokens[i]
+                continue
+            text, cap = self.extend(text, cap, i)
+        return text
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -19,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from helix.ml.tokenizer import BRAINS
 from helix.system.literals import copy_check
 from helix.system.router import VALUE_FORMS, expert_for
 
@@ -95,7 +96,7 @@ def plan(tgt_fmt: str, forms: dict[str, tuple[str, ...]], available=None) -> lis
     routed = expert_for(tgt_fmt)
     out = [Candidate(routed, tgt_fmt, routed=True)]
     seen = {(routed, tgt_fmt)}
-    for brain in ("coordinator", "ascii", "runic"):
+    for brain in BRAINS:
         if available is not None and brain not in available:
             continue
         for f in forms.get(brain, ()):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from helix.ml.hlxcheck import prefix_constraint
+from helix.ml.tokenizer import BRAINS
 from helix.system import answer as ans
 from helix.system.literals import copy_check, describe_missing
 from helix.system.router import FORM_LABEL, VALUE_FORMS, Route, RouteError, expert_for, route
@@ -257,17 +258,14 @@ class System:
                 a.error = _error_dict(e)
                 a.valid = False
 
-    def _generate(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None,
-                  model=None):
-        """``model``: the brain already looked up (a worker thread must not take the lock)."""
-        return (model or self.brain(expert)).generate(reqs, max_new_tokens=max_new_tokens, constraint=constraint)
+    def _generate(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None):
+        return self.brain(expert).generate(reqs, max_new_tokens=max_new_tokens, constraint=constraint)
 
-    def _generate_each(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None,
-                       model=None):
+    def _generate_each(self, expert: str, reqs: list[tuple[str, str, str]], max_new_tokens: int, constraint=None):
         """Generate a batch; if the batch fails (one request too long for the context, say),
         generate one by one so that only the bad request fails. Returns Generation or exception."""
         try:
-            return list(self._generate(expert, reqs, max_new_tokens, constraint, model))
+            return list(self._generate(expert, reqs, max_new_tokens, constraint))
         except FileNotFoundError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -276,7 +274,7 @@ class System:
         out = []
         for r in reqs:
             try:
-                out.append(self._generate(expert, [r], max_new_tokens, constraint, model)[0])
+                out.append(self._generate(expert, [r], max_new_tokens, constraint)[0])
             except Exception as e:  # noqa: BLE001
                 out.append(e)
         return out
@@ -354,7 +352,7 @@ class System:
         if not answers:
             return
         loaded = set()
-        for b in ("coordinator", "ascii", "runic"):
+        for b in BRAINS:
             try:
                 self.brain(b)
                 loaded.add(b)
@@ -366,30 +364,16 @@ class System:
             for c in cands:
                 jobs.setdefault(c.brain, []).append((a, c))
 
-        models = {}
-        for brain in jobs:  # looked up here: the caller holds the lock the lookup takes
-            try:
-                models[brain] = self.brain(brain)
-            except Exception as e:  # noqa: BLE001
-                models[brain] = e
-
-        def run(brain: str, items: list) -> tuple[dict, float]:
+        # one brain after another: decoding the brains in threads side by side was slower on two
+        # cores (system p50 305 ms against 250 ms, bench_ask, machine B: the GIL), docs/RESULTS.md
+        for brain, items in jobs.items():
             t = time.perf_counter()
             reqs = list(dict.fromkeys((a.route.src_fmt, a.route.text, c.fmt) for a, c in items))  # each once
             try:
-                if isinstance(models[brain], Exception):
-                    raise models[brain]
-                done = dict(zip(reqs, self._generate_each(brain, reqs, mnt, constraint=constraint,
-                                                          model=models[brain])))
+                done = dict(zip(reqs, self._generate_each(brain, reqs, mnt, constraint=constraint)))
             except Exception as e:  # noqa: BLE001 - the brain is not there
                 done = dict.fromkeys(reqs, e)
-            return done, round((time.perf_counter() - t) * 1000, 3)
-
-        # one brain after another: decoding the brains in threads side by side was slower on two
-        # cores (system p50 305 ms against 250 ms, bench_ask, machine B: the GIL), docs/RESULTS.md
-        results = {brain: run(brain, items) for brain, items in jobs.items()}
-        for brain, items in jobs.items():
-            done, ms = results[brain]
+            ms = round((time.perf_counter() - t) * 1000, 3)
             for a, c in items:
                 g = done[(a.route.src_fmt, a.route.text, c.fmt)]
                 a.ms[f"generate_{brain}"] = ms

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from helix.system.launcher import MAIN_JOB_CORPUS_SIZE, Launcher, LaunchError, LaunchOptions, read_json
+from helix.system.launcher import BRAINS, MAIN_JOB_CORPUS_SIZE, Launcher, LaunchError, LaunchOptions, read_json
 from helix.system.scheduler import fmt_bytes
 from helix.util import atomic_write_json, utc_now_iso
 
@@ -307,7 +307,7 @@ def system_figures(run_dir: Path, corpus: Path, *, limit: int | None = SYSTEM_LI
     from helix.system.ask import get_system
     from helix.system.syseval import evaluate_system
 
-    reports = {b: r for b in ("coordinator", "ascii", "runic") if (r := read_json(run_dir / b / "test_eval.json"))}
+    reports = {b: r for b in BRAINS if (r := read_json(run_dir / b / "test_eval.json"))}
     if reports:
         ans.write_answer_forms(run_dir, reports)
     system = get_system(run_dir, device)

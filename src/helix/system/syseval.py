@@ -14,9 +14,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from helix.ml.tokenizer import BRAINS
 from helix.system.router import VALUE_FORMS, expert_for
-
-BRAINS = ("coordinator", "ascii", "runic")
 
 
 def system_records(corpus: str | Path, split: str = "test", limit: int | None = None) -> list[dict]:
