@@ -40,10 +40,13 @@ def estimate_train_memory(
         + d * a  # qkv input (normed)
         + 3 * d * a  # q, k, v
         + d * a  # attention output (proj input)
+        + d * a  # the attention kernel's own output, kept for its backward (heads-first, before the reshape)
         + model_cfg.n_heads * 4  # softmax statistics (logsumexp, fp32) per head
         + f * a * 2  # fc output (GELU input) and GELU output (out input)
         + d * a  # fc input
     )
+    if model_cfg.pos == "rope":
+        per_layer += 2 * d * a  # q and k after the rotary embedding (new tensors, kept for attention's backward)
     if model_cfg.dropout > 0:
         per_layer += 3 * d  # dropout masks (1 byte each)
     if explicit_attention:
