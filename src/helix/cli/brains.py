@@ -108,6 +108,9 @@ def train_cmd(
     eval_sample: Optional[int] = typer.Option(None, "--eval-sample", help="val records decoded per epoch"),
     eval_every_steps: Optional[int] = typer.Option(
         None, "--eval-every-steps", help="also decode the val sample every N steps (time-to-accuracy)"),
+    val_check: Optional[str] = typer.Option(
+        None, "--val-check", help="generate (greedy decoding; default) | teacher (the same exact match from one "
+                                  "teacher-forced pass) for those checks and the target's confirmation"),
     stop_at_target: Optional[bool] = typer.Option(
         None, "--stop-at-target/--no-stop-at-target",
         help="stop once an evaluation reaches --gate-min-exact (a budget of work under --time-budget)"),
@@ -144,7 +147,7 @@ def train_cmd(
                      init_from=str(init_from) if init_from is not None else None,
                      gate_policy=gate_policy, gate_stop_from=gate_stop_from, gate_min_exact=gate_min_exact,
                      gate_floor=gate_floor,
-                     keep_last=keep_last, eval_sample=eval_sample, eval_every_steps=eval_every_steps,
+                     keep_last=keep_last, eval_sample=eval_sample, eval_every_steps=eval_every_steps, val_check=val_check,
                      stop_at_target=stop_at_target, confirm_sample=confirm_sample, stop_margin=stop_margin,
                      plateau_patience=plateau_patience,
                      save_every_steps=save_every_steps, num_threads=threads, log_every=log_every,

@@ -173,6 +173,7 @@ class TrainConfig:
     eval_sample: int = 200  # val records decoded greedily each epoch (exact match, validity)
     val_loss_limit: int | None = 2000  # val records used for the validation loss (None: all)
     eval_every_steps: int | None = None  # extra val exact-match evaluations inside an epoch
+    val_check: str = "generate"  # those checks and the confirmation: generate (greedy) | teacher (one forward pass)
     stop_at_target: bool = False  # stop once an evaluation reaches gate_min_exact (a budget of work)
     confirm_sample: int = 2000  # before stopping at the target, confirm it on this many val records (0: don't)
     stop_margin: float = 0.0  # --stop-at-target stops at gate_min_exact + this (val and test splits differ)

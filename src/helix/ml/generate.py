@@ -375,3 +375,53 @@ def generate_requests(
     finally:
         model.train(was_training)
     return results  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def teacher_forced_exact(model: GPT, tok: Tokenizer, brain: str, records: list[dict], *,
+                         batch_size: int = 64) -> list[bool]:
+    """Per record: whether greedy unconstrained decoding (``generate_requests``) writes its
+    reference exactly, found by one forward pass over prompt and reference instead of decoding.
+
+    Greedy decoding emits the reference token sequence exactly when, at every target position, the
+    argmax over the tokens it may emit there (a route tag first for the coordinator, then text
+    tokens and ``<eos>``) is the reference's next token, ``<eos>`` included: each step then feeds
+    back the reference's own prefix. A reference that cannot be written (an unknown character,
+    longer than the context, or ids that do not decode to its text) counts as wrong. Equal to
+    decoding up to floating-point near-ties (tests/test_ml_teacher_forced.py); the final figures
+    still come from decoding."""
+    from helix.ml.tokenizer import route_for
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with_route = brain == "coordinator"
+    first_ok, body_ok = _allowed_masks(tok, model.cfg.vocab_size, with_route, device)
+    out = [False] * len(records)
+    items = []
+    for i, r in enumerate(records):
+        enc = tok.encode_example(r["src_fmt"], r["src"], r["tgt_fmt"], r["tgt"],
+                                 route=route_for(r["tgt_fmt"]) if with_route else None)
+        if enc.n_unk or len(enc.ids) > model.cfg.max_len or tok.decode(enc.ids[enc.prompt_len:]) != r["tgt"]:
+            continue
+        items.append((i, enc.ids, enc.prompt_len))
+    items.sort(key=lambda it: len(it[1]))
+    use_amp = device.type == "cuda"
+    try:
+        for s in range(0, len(items), batch_size):
+            chunk = items[s : s + batch_size]
+            T = max(len(ids) for _, ids, _ in chunk) - 1
+            inp = torch.full((len(chunk), T), tok.pad_id, dtype=torch.long)
+            for b, (_, ids, _) in enumerate(chunk):
+                inp[b, : len(ids) - 1] = torch.tensor(ids[:-1])
+            with _autocast(device, use_amp):
+                logits = model(inp.to(device)).float()  # right padding: causal attention never sees it
+            for b, (i, ids, p) in enumerate(chunk):
+                row = logits[b, p - 1 : len(ids) - 1]  # the positions that predict the target tokens
+                allowed = body_ok.expand(row.size(0), -1).clone()
+                allowed[0] = first_ok
+                pred = row.masked_fill(~allowed, float("-inf")).argmax(-1)
+                out[i] = bool((pred.cpu() == torch.tensor(ids[p:])).all())
+    finally:
+        model.train(was_training)
+    return out

@@ -28,7 +28,7 @@ from helix.ml.config import CONTROL_FILE, TrainConfig, get_preset, original_reci
 from helix.ml.data import CORPUS_FILES, collate, dummy_batch, encode_records, epoch_batches, load_records, weight_records
 from helix.ml.flops import peak_bf16_flops, train_flops
 from helix.ml.gates import fixed_sample, run_gate, score_outputs
-from helix.ml.generate import generate_requests, resolve_device
+from helix.ml.generate import generate_requests, resolve_device, teacher_forced_exact
 from helix.ml.model import GPT, loss_fn
 from helix.ml.optim import build_optimizer, set_lr
 from helix.ml.tokenizer import BRAINS, Tokenizer
@@ -221,6 +221,8 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"unknown brain {cfg.brain!r}")
     if cfg.gate_policy not in ("warn", "stop"):
         raise ValueError("gate_policy must be warn or stop")
+    if cfg.val_check not in ("generate", "teacher"):
+        raise ValueError(f"val_check must be generate or teacher, not {cfg.val_check!r}")
     if not cfg.out:
         raise ValueError("TrainConfig.out (the run folder) is required")
     if not cfg.corpus:
@@ -596,9 +598,7 @@ def _train(cfg: TrainConfig, files: RunFiles, world: int, rank: int, local_rank:
             if (cfg.eval_every_steps and rank == 0 and sample
                     and (state["step"] % cfg.eval_every_steps == 0 or decay_ended) and not stop):
                 te = time.time()
-                gens = generate_requests(raw_model, tok, cfg.brain,
-                                         [(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in sample])
-                res = score_outputs(cfg.brain, sample, gens)
+                res = _val_exact(cfg, raw_model, tok, sample)
                 raw_model.train()
                 files.metric({"kind": "eval", "step": state["step"], "epoch": epoch + 1,
                               "val_exact_match": res["exact_match"], "val_validity": res["validity"],
@@ -698,8 +698,7 @@ def _confirm_target(cfg: TrainConfig, model, tok: Tokenizer, val_recs: list[dict
         return sample_em
     recs = fixed_sample(val_recs, cfg.confirm_sample)
     te = time.time()
-    res = score_outputs(cfg.brain, recs, generate_requests(model, tok, cfg.brain,
-                                                           [(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in recs]))
+    res = _val_exact(cfg, model, tok, recs)
     model.train()
     em = res["exact_match"] or 0.0
     files.metric({"kind": "confirm", "step": state["step"], "val_exact_match": em, "n": len(recs),
@@ -708,6 +707,17 @@ def _confirm_target(cfg: TrainConfig, model, tok: Tokenizer, val_recs: list[dict
     files.log(f"confirm step {state['step']}: val exact {em:.3f} on {len(recs)} validation records "
               f"({'target reached, stopping' if ok else 'below target, training goes on'})")
     return em if ok else None
+
+
+def _val_exact(cfg: TrainConfig, model, tok: Tokenizer, recs: list[dict]) -> dict:
+    """Exact match (and validity) of the in-training checks: greedy decoding, or with
+    ``val_check="teacher"`` one teacher-forced pass that finds the same exact match without
+    decoding (no validity then; ``helix.ml.generate.teacher_forced_exact``)."""
+    if cfg.val_check == "teacher":
+        ok = teacher_forced_exact(model, tok, cfg.brain, recs)
+        return {"n": len(recs), "exact_match": sum(ok) / len(ok) if ok else None, "validity": None}
+    return score_outputs(cfg.brain, recs, generate_requests(model, tok, cfg.brain,
+                                                            [(r["src_fmt"], r["src"], r["tgt_fmt"]) for r in recs]))
 
 
 def _open_ended(cfg: TrainConfig) -> bool:
