@@ -40,7 +40,8 @@ def pct(xs: list[float], q: float) -> float:
 
 def requests_for(run: Path | None, n: int) -> list[tuple[str, str, str]]:
     """(text, to, expected) — gate requests first, then test-split English requests."""
-    from helix.system.pipeline import gate_requests, spread
+    from helix.system.pipeline import gate_requests
+    from helix.system.syseval import spread
 
     reqs = [(src, tgt, want) for sf, src, tgt, want in gate_requests() if sf == "english"]
     corpus = None

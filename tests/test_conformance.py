@@ -16,7 +16,8 @@ from helix.hlx.convert import convert, decode, encode
 from helix.hlx import hlxform, hlxl, lcb, lcr, lct
 from helix.hlx.errors import HLXError
 from helix.hlx.store import handle_for
-from helix.hlx.value import is_handle, type_tag, values_equal
+from helix.hlx.lcb import values_equal
+from helix.hlx.value import is_handle, type_tag
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from helix.hlx import prefix
 from helix.hlx.convert import decode, encode_all
 from helix.hlx.errors import HLXError
-from helix.hlx.prefix import automaton_complete, is_complete, is_valid_prefix
+from helix.hlx.convert import is_complete
+from helix.hlx.prefix import automaton_complete, is_valid_prefix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
 from completion import complete_by_search as _complete_by_search  # noqa: E402

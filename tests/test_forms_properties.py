@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from helix.hlx import lcb
 from helix.hlx.convert import VALUE_FORMS, convert, decode, detect_form, encode, encode_all
 from helix.hlx.errors import HLXError
-from helix.hlx.value import normalize, values_equal
+from helix.hlx.lcb import values_equal
+from helix.hlx.value import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
 from strategies import operations, values  # noqa: E402

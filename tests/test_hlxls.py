@@ -6,7 +6,7 @@ import pytest
 
 from helix.hlx import hlxl, hlxls
 from helix.hlx.errors import HLXError
-from helix.hlx.program import run_program
+from helix.hlx.hlxls import run_program
 from helix.hlx.store import MemoryStore, handle_for
 
 SPEC_HLX_LS = '''h = collapse({902: {"@0": "cube_renderer", "@1": ["&h_vert", "&h_frag"], "@2": [], "@3": "&h_fb"}})

@@ -15,7 +15,7 @@ import pytest
 from helix.cli.lang import convert_lines
 from helix.hlx import convert, decode, detect_form, is_valid_prefix
 from helix.hlx.errors import HLXError
-from helix.hlx.program import run_program
+from helix.hlx.hlxls import run_program
 
 REPO = Path(__file__).resolve().parents[1]
 BAD = "\"caf\udcc3\""  # what "caf\xc3" becomes through surrogateescape

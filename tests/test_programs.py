@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from helix.hlx import hlxl, hlxls
 from helix.hlx.errors import HLXError
 from helix.hlx.program import (
-    ArrayExpr, Call, Const, ExprStmt, Let, ObjectExpr, Program, Return, Txn, Var, run_program,
-    same_value,
+    ArrayExpr, Call, Const, ExprStmt, Let, ObjectExpr, Program, Return, Txn, Var, same_value,
 )
+from helix.hlx.hlxls import run_program
 from helix.hlx.store import MemoryStore, SQLiteStore, handle_for
 from helix.hlx.value import normalize
 

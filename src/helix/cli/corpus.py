@@ -17,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from helix.cli import internal_error
+from helix.cli.common import internal_error
 
 corpus_app = typer.Typer(help="Build, verify and inspect the training corpora.",
                          no_args_is_help=True, add_completion=False)

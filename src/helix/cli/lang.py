@@ -34,7 +34,7 @@ from typing import Iterable, Iterator, Optional
 
 import typer
 
-from helix.cli import internal_error, read_file_text, read_stdin_text, stdin_lines
+from helix.cli.common import internal_error, read_file_text, read_stdin_text, stdin_lines
 from helix.hlx.convert import FORMS, PROGRAM_FORMS, convert, detect_form
 from helix.hlx.errors import HLXError
 

@@ -88,7 +88,8 @@ def guess_lang(path: str) -> str:
 
 def run_source(text: str, lang: str = "hlxl_ls", store=None, to: str = "hlxl") -> str:
     """Run program ``text`` against ``store`` (None: a fresh memory store); result as text."""
-    from helix.hlx.program import program_lang, run_program
+    from helix.hlx.hlxls import run_program
+    from helix.hlx.program import program_lang
 
     to = value_form(to)
     result = run_program(text, program_lang(lang), store)
@@ -97,7 +98,7 @@ def run_source(text: str, lang: str = "hlxl_ls", store=None, to: str = "hlxl") -
 
 def read_source(path: str) -> str:
     """Program text from a file, or stdin for ``-`` (ValueError if it cannot be read)."""
-    from helix.cli import read_file_text, read_stdin_text
+    from helix.cli.common import read_file_text, read_stdin_text
 
     # invalid UTF-8 is kept as lone surrogates: the program reader reports E_LC_DECODE there
     if path == "-":
@@ -174,7 +175,7 @@ def _guard(fn):
     """Run ``fn``; map errors to the exit codes (1 HLX/store, 2 usage)."""
     from helix.hlx.store import StoreError
 
-    from helix.cli import internal_error
+    from helix.cli.common import internal_error
 
     try:
         return fn()

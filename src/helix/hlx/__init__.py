@@ -24,17 +24,19 @@ from helix.hlx.convert import (
     detect_form,
     encode,
     encode_all,
+    is_complete,
 )
 from helix.hlx.errors import CODES, HLXError
-from helix.hlx.prefix import is_complete, is_valid_prefix
-from helix.hlx.value import normalize, values_equal
+from helix.hlx.prefix import is_valid_prefix
+from helix.hlx.lcb import values_equal
+from helix.hlx.value import normalize
 
 # name -> (module, attribute) resolved lazily
 _LAZY = {
     "MemoryStore": ("helix.hlx.store", "MemoryStore"),
     "SQLiteStore": ("helix.hlx.store", "SQLiteStore"),
     "open_store": ("helix.hlx.store", "open_store"),
-    "run_program": ("helix.hlx.program", "run_program"),
+    "run_program": ("helix.hlx.hlxls", "run_program"),
     "collapse": ("helix.hlx.hlxls", "collapse"),
     "resolve": ("helix.hlx.hlxls", "resolve"),
     "snapshot": ("helix.hlx.hlxls", "snapshot"),

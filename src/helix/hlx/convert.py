@@ -12,8 +12,8 @@ input is always an ``HLXError``.
 
 from __future__ import annotations
 
-from helix.hlx import hlxform, hlxl, lcb, lcr, lct
-from helix.hlx.errors import check_unicode
+from helix.hlx import hlxform, hlxl, hlxls, lcb, lcr, lct
+from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.value import normalize
 
 VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
@@ -88,8 +88,6 @@ def convert(text: str, src: str, dst: str) -> str:
         _check_form(dst, FORMS)
         if src not in PROGRAM_FORMS or dst not in PROGRAM_FORMS:
             raise ValueError(f"cannot convert between a value form and a program form ({src} -> {dst})")
-        from helix.hlx import hlxls  # written by the programs subsystem
-
         return hlxls.convert_program(text, src, dst)
     _check_form(src)
     _check_form(dst)
@@ -97,10 +95,19 @@ def convert(text: str, src: str, dst: str) -> str:
     return _encode_normalized(v, dst)
 
 
-def _reads_as(text: str, fmt: str) -> bool:
-    from helix.hlx.prefix import is_complete
+def is_complete(text: str, fmt: str) -> bool:
+    """True iff ``text`` is a complete valid text of form ``fmt`` (its strict reader accepts it)."""
+    if fmt not in FORMS:
+        raise ValueError(f"unknown form {fmt!r}")
+    try:
+        if fmt in PROGRAM_FORMS:
+            convert(text, fmt, fmt)
+        else:
+            decode(text, fmt)
+        return True
+    except HLXError:
+        return False
 
-    return is_complete(text, fmt)
 
 
 def detect_form(text: str) -> str | None:
@@ -135,6 +142,6 @@ def detect_form(text: str) -> str | None:
             continue
         if fmt == "lc_t" and not (first == "[" and text[1:2].isupper()):
             continue
-        if _reads_as(text, fmt):
+        if is_complete(text, fmt):
             return fmt
     return None

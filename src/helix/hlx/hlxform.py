@@ -26,7 +26,7 @@ import re
 
 from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import fail, format_float, quote, read_text
-from helix.hlx.lct import read_num
+from helix.hlx.lct import _plain, read_num
 from helix.hlx.value import (
     HANDLE_PREFIX,
     HANDLE_RE,
@@ -89,7 +89,6 @@ def _w(v, out: list) -> None:
     elif t is bytes:
         out.append('b"' + "".join([_BYTE_ESC[b] for b in v]) + '"')
     else:  # subclass of a basic type
-        from helix.hlx.lct import _plain
 
         _w(normalize(_plain(v)), out)
 

@@ -33,6 +33,7 @@ texts with §3 escapes, ``b"\\xNN"`` bytes, decimal numbers); whitespace follows
 else — imports, attribute access, other calls, operators, comprehensions, ``lambda`` … — is
 ``E_SYNTAX_ERROR`` with line and column.
 
+``parse_program(text, lang)`` reads either program form and ``run_program(text, lang, store)`` runs it.
 ``convert_program(text, src, dst)`` converts ``hlxl_ls`` <-> ``hlx_ls`` (either direction, or to
 itself to canonicalise). Canonical text -> other form -> back gives the same text.
 """
@@ -43,14 +44,14 @@ import ast
 import re
 from typing import Any, Callable
 
-from helix.hlx import hlxform
+from helix.hlx import hlxform, hlxl
 from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import quote, read_text
 from helix.hlx.hlxl import TAG_RE
 from helix.hlx.program import (
     TXN_NAME_RE, ArrayExpr, Call, Const, Expr, ExprStmt, Let, ObjectExpr, Program, Return,
     MAX_NEST, MAX_TXN_DEPTH, PARSE_GUARD, Txn, Var, check_program, check_variable_name, iter_txns,
-    make_object, program_lang,
+    make_object, program_lang, run_ast,
 )
 from helix.hlx.value import (
     FIELD_RE, HANDLE_PREFIX, IDENT_RE, INT_MAX, Value, check_float, check_handle,
@@ -60,7 +61,7 @@ from helix.hlx.value import (
 __all__ = [
     "collapse", "resolve", "snapshot", "rollback", "transaction", "bind",
     "default_store", "set_default_store",
-    "dumps_program", "loads_program", "convert_program",
+    "dumps_program", "loads_program", "convert_program", "parse_program", "run_program",
 ]
 
 # ================================================================================ Python API
@@ -527,7 +528,18 @@ def convert_program(text: str, src: str, dst: str) -> str:
     """Convert a program between ``hlxl_ls`` and ``hlx_ls`` (or canonicalise in one form)."""
     src = program_lang(src)
     dst = program_lang(dst)
-    from helix.hlx import hlxl
-
     prog = hlxl.loads_program(text) if src == "hlxl_ls" else loads_program(text)
     return hlxl.dumps_program(prog) if dst == "hlxl_ls" else dumps_program(prog)
+
+
+def parse_program(text: str, lang: str = "hlxl_ls") -> Program:
+    """Read a program in either form (``hlxl_ls`` or ``hlx_ls``, any spelling of them)."""
+    return hlxl.loads_program(text) if program_lang(lang) == "hlxl_ls" else loads_program(text)
+
+
+def run_program(text: str, lang: str = "hlxl_ls", store: Any = None) -> Value:
+    """Parse ``text`` (``hlxl_ls`` or ``hlx_ls``) and run it; return its result value.
+
+    ``store=None`` uses a fresh in-memory store (so the run leaves nothing behind).
+    """
+    return run_ast(parse_program(text, lang), store)

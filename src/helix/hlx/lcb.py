@@ -471,3 +471,8 @@ def _diagnose_text(text: str):
     if (i - 3) % 2:
         raise _text_err("E_LC_DECODE", "odd number of hex digits in LC-B text", text, i)
     raise _text_err("E_LC_DECODE", "trailing characters after ']'", text, i + 1)
+
+
+def values_equal(a, b) -> bool:
+    """Equality as the spec defines it: equal LC-B encodings."""
+    return dumps(a) == dumps(b)

@@ -32,7 +32,7 @@ import re
 
 from helix.hlx.errors import HLXError, check_unicode
 from helix.hlx.escape import fail, format_float, quote, read_text
-from helix.hlx.lct import read_num
+from helix.hlx.lct import _plain, read_num
 from helix.hlx.value import CONTRACT_ID_MAX, HANDLE_PREFIX, MAX_DEPTH, normalize
 
 NULL_G = "\u2205"  # ∅
@@ -97,7 +97,6 @@ def _w(v, out: list) -> None:
     elif t is bytes:
         out.append(BYTES_G + v.hex())
     else:  # subclass of a basic type
-        from helix.hlx.lct import _plain
 
         _w(normalize(_plain(v)), out)
 

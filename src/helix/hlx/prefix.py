@@ -1,8 +1,8 @@
 """Valid-prefix checks for grammar-constrained decoding of model output.
 
 ``is_valid_prefix(text, fmt)`` is True iff ``text`` can be continued into a complete, valid value
-text of form ``fmt`` (``lc_t``, ``lc_b``, ``lc_r``, ``hlx``, ``hlxl``). ``is_complete(text, fmt)``
-is True iff ``text`` already is one (the form's strict reader accepts it).
+text of form ``fmt`` (``lc_t``, ``lc_b``, ``lc_r``, ``hlx``, ``hlxl``). Whether ``text`` already is
+one is ``helix.hlx.convert.is_complete`` (the form's strict reader accepts it).
 
 How it works: for each form an incremental character automaton (a pushdown machine with an
 immutable state, so a state can be stepped by one character many times) accepts exactly the
@@ -24,7 +24,7 @@ longer than 256 KiB) is accepted although no completion fits. Nothing else is ap
 Cost: one automaton step per new character. States are cached by prefix, so the usual decoding
 pattern -- ask about ``prefix + c`` for many ``c``, then extend the prefix by one of them -- costs
 one step per call. For the program forms (``hlxl_ls``, ``hlx_ls``) there is no automaton:
-``is_valid_prefix`` accepts every text and ``is_complete`` asks the program converter.
+``is_valid_prefix`` accepts every text (``is_complete`` asks the program converter).
 """
 
 from __future__ import annotations
@@ -1383,23 +1383,6 @@ def is_valid_prefix(text: str, fmt: str) -> bool:
     if fmt in ("hlxl_ls", "hlx_ls"):
         return True
     return prefix_state(text, fmt) is not None
-
-
-def is_complete(text: str, fmt: str) -> bool:
-    """True iff ``text`` is a complete valid text of form ``fmt`` (its strict reader accepts it)."""
-    from helix.hlx.convert import FORMS, PROGRAM_FORMS, convert, decode
-    from helix.hlx.errors import HLXError
-
-    if fmt not in FORMS:
-        raise ValueError(f"unknown form {fmt!r}")
-    try:
-        if fmt in PROGRAM_FORMS:
-            convert(text, fmt, fmt)
-        else:
-            decode(text, fmt)
-        return True
-    except HLXError:
-        return False
 
 
 def automaton_complete(text: str, fmt: str) -> bool:

@@ -52,13 +52,13 @@ from typing import Any
 
 from helix.hlx.errors import HLXError
 from helix.hlx.value import (
-    CONTRACT_ID_MAX, MAX_DEPTH, Value, field_order, key_kind, normalize,
+    CONTRACT_ID_MAX, MAX_DEPTH, Value, field_order, key_kind, normalize, type_tag,
 )
 
 __all__ = [
     "Node", "Expr", "Stmt", "Const", "Var", "ArrayExpr", "ObjectExpr", "Call", "Txn",
-    "Let", "Return", "ExprStmt", "Program", "Interpreter", "run_program", "run_ast",
-    "parse_program", "same_value", "check_variable_name", "RESERVED_NAMES", "API_FUNCTIONS",
+    "Let", "Return", "ExprStmt", "Program", "Interpreter", "run_ast",
+    "same_value", "check_variable_name", "RESERVED_NAMES", "API_FUNCTIONS",
     "at", "make_object", "iter_txns", "check_names", "check_limits", "check_program",
     "MAX_NEST", "MAX_TXN_DEPTH", "value_depth",
 ]
@@ -529,8 +529,6 @@ class Interpreter:
 
 
 def _describe(v: Value) -> str:
-    from helix.hlx.value import type_tag
-
     try:
         return type_tag(v)
     except HLXError:
@@ -553,29 +551,9 @@ def program_lang(lang: str) -> str:
         raise ValueError(f"unknown program form {lang!r} (use hlxl_ls or hlx_ls)") from None
 
 
-def parse_program(text: str, lang: str = "hlxl_ls") -> Program:
-    lang = program_lang(lang)
-    if lang == "hlxl_ls":
-        from helix.hlx import hlxl
-
-        return hlxl.loads_program(text)
-    from helix.hlx import hlxls
-
-    return hlxls.loads_program(text)
-
-
 def run_ast(program: Program, store: Any = None) -> Value:
     if store is None:
         from helix.hlx.store import MemoryStore
 
         store = MemoryStore()
     return Interpreter(store).run(program)
-
-
-def run_program(text: str, lang: str = "hlxl_ls", store: Any = None) -> Value:
-    """Parse ``text`` (``hlxl_ls`` or ``hlx_ls``) and run it; return its result value.
-
-    ``store=None`` uses a fresh in-memory store (so the run leaves nothing behind).
-    """
-    return run_ast(parse_program(text, lang), store)
-

@@ -173,9 +173,3 @@ def type_tag(v: Value) -> str:
         return "object"
     raise HLXError("E_LC_ENCODE", f"{type(v).__name__} is not an HLX value")
 
-
-def values_equal(a: Value, b: Value) -> bool:
-    """Equality as the spec defines it: equal LC-B encodings."""
-    from helix.hlx import lcb
-
-    return lcb.dumps(a) == lcb.dumps(b)

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from helix.system.launcher import BRAINS, MAIN_JOB_CORPUS_SIZE, Launcher, LaunchError, LaunchOptions, read_json
 from helix.system.scheduler import fmt_bytes
+from helix.system.syseval import spread
 from helix.util import atomic_write_json, utc_now_iso
 
 #: English test requests for the ASCII-vs-runic --check agreement.
@@ -96,14 +97,6 @@ def _records(corpus: Path, brain: str, split: str = "test") -> list[dict]:
     from helix.ml.data import load_records
 
     return load_records(corpus, brain, split)
-
-
-def spread(records: list[dict], n: int | None) -> list[dict]:
-    """At most ``n`` records spread evenly over the list."""
-    if not n or len(records) <= n:
-        return list(records)
-    step = len(records) / n
-    return [records[int(i * step)] for i in range(n)]
 
 
 def _eval_one(ckpt: Path, corpus: Path, limit: int | None, device: str, max_new_tokens: int, brain=None,

@@ -18,10 +18,17 @@ from helix.ml.tokenizer import BRAINS
 from helix.system.router import VALUE_FORMS, expert_for
 
 
+def spread(records: list[dict], n: int | None) -> list[dict]:
+    """At most ``n`` records spread evenly over the list (all of them when ``n`` is 0 or None)."""
+    if not n or len(records) <= n:
+        return list(records)
+    step = len(records) / n
+    return [records[int(i * step)] for i in range(n)]
+
+
 def system_records(corpus: str | Path, split: str = "test", limit: int | None = None) -> list[dict]:
     """Per value form, its records of the routed brain's corpus (at most ``limit``, spread)."""
     from helix.ml.data import load_records
-    from helix.system.pipeline import spread
 
     out, cache = [], {}
     for f in VALUE_FORMS:
