@@ -48,6 +48,13 @@ class Clock:
         return self.deadline_s - (time.time() - self.t0) - self.reserve_s
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, so that Python turns it into
+    KeyboardInterrupt (the launcher then stops its trainings). A check started in the background
+    (``nohup … &``) inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_phase(name: str, argv: list[str], clock: Clock, *, cap_s: float, log: Path, env: dict | None = None) -> dict:
     """Run one phase in its own process group; past its time, SIGINT (the launcher stops its
     trainings on it), then SIGKILL. Returns rc, seconds and whether it was stopped."""
@@ -58,7 +65,7 @@ def run_phase(name: str, argv: list[str], clock: Clock, *, cap_s: float, log: Pa
     t = time.time()
     with open(log, "w") as fh:
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})}, preexec_fn=_default_sigint)
         stopped = False
         try:
             proc.wait(timeout=limit)
