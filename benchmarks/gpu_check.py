@@ -253,8 +253,9 @@ def main(argv=None) -> int:
     atomic_write_json(out / "gpu_check.json", fig)
     print(table(fig), flush=True)
     print(f"[gpu_check] figures: {out / 'gpu_check.json'}")
-    if cpu:
-        return 0 if all(p.get("rc") == 0 for p in fig["phases"]) else 1
+    if cpu:  # the smoke checks the check: every phase ran to its end and left its figures
+        ran = all(not p.get("stopped") and p.get("rc") in (0, 1) for p in fig["phases"])
+        return 0 if ran and (fig["main_job"] or {}).get("brains") and fig["bench_ask"] else 1
     return 0 if fig["verdict"] == "every target met" else 1
 
 
