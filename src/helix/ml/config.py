@@ -245,8 +245,8 @@ def default_train_config(brain: str, preset: str | None = None, device: str = "a
             # curve, and the work budget (a brain stops at its target)
             eval_every_steps=500 if brain == "coordinator" else 200,
             # those checks and the target's confirmation by teacher forcing: the same exact match as
-            # greedy decoding (1,799 of 1,800 validation records of a main job's brains; never a
-            # wrong answer counted right) in a fifth of the time; the proxy of
+            # greedy decoding (1,798 of 1,800 validation records of a main job's brains; the other
+            # two were right and counted wrong) in a fifth of the time; the proxy of
             # benchmarks/bench_time_to_target.py reached its target in 0.82x the seconds with the
             # same steps at both seeds (machine B, docs/RESULTS.md). Test figures still decode.
             val_check="teacher",
