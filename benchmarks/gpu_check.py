@@ -176,9 +176,7 @@ def table(fig: dict) -> str:
                          f"batched {r['batch_req_per_s']:.1f} req/s")
     lines += ["", f"{'target':<30}{'figure':>10}{'needs':>10}  verdict"]
     for v in fig.get("verdicts") or []:
-        need = f"{100 * v['target']:.0f}%" if v["target"] <= 1 else f"<= {v['target']:.0f} s"
-        if v["target"] <= 1:
-            need = ">= " + need
+        need = f">= {100 * v['target']:.0f}%" if v["target"] <= 1 else f"<= {v['target']:.0f} s"
         lines.append(f"{v['what']:<30}{v['shown']:>10}{need:>10}  {v['verdict']}")
     for p in fig.get("phases") or []:
         if p.get("stopped") or p.get("rc"):

@@ -63,7 +63,7 @@ def test_full_preset_steps_checkpoints_and_resumes_to_the_same_loss(tmp_path, pr
     assert (mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff) == (shape.d_model, shape.n_layers, shape.n_heads, shape.d_ff)
     n = sum(t.numel() for t in loaded["state_dict"].values())
     assert n == mc.num_params() and n > (90e6 if preset == "coordinator-100m" else 45e6)
-    torch.manual_seed(_full_cfg(preset, corpus, tmp_path).seed)  # the trainer's initial weights
+    torch.manual_seed(default_train_config(FULL[preset], preset).seed)  # the trainer's initial weights
     init = GPT(mc).state_dict()
     moved = [k for k, t in loaded["state_dict"].items() if not torch.equal(t, init[k])]
     assert set(moved) == set(init)  # every tensor took the optimizer's steps

@@ -3,7 +3,7 @@
 Each sub-module owns its commands and exposes ``register(app)``.
 Exit codes: 0 ok, 1 HLX error (``error: E_CODE at line:col: message`` on stderr), 2 usage.
 
-Input bytes are turned into text once, here: standard input and files are read as bytes and
+Input bytes are turned into text once (``helix.cli.common``): standard input and files are read as bytes and
 decoded as UTF-8 with ``surrogateescape`` (as Python already does for argv), so an invalid byte
 becomes a lone surrogate that the language core's readers report as ``E_LC_DECODE`` with its
 position -- one bad line of a stream never stops the lines after it. Output is strict UTF-8:
@@ -15,8 +15,6 @@ from __future__ import annotations
 import sys
 
 import typer
-
-from helix.cli.common import decode_input, internal_error, read_file_text, read_stdin_text, stdin_lines  # noqa: F401
 
 app = typer.Typer(
     name="helix",

@@ -109,7 +109,6 @@ def is_complete(text: str, fmt: str) -> bool:
         return False
 
 
-
 def detect_form(text: str) -> str | None:
     """The form ``text`` is written in, or ``None`` (English, or anything that is not HLX).
 

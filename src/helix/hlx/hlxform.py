@@ -89,7 +89,6 @@ def _w(v, out: list) -> None:
     elif t is bytes:
         out.append('b"' + "".join([_BYTE_ESC[b] for b in v]) + '"')
     else:  # subclass of a basic type
-
         _w(normalize(_plain(v)), out)
 
 

@@ -97,7 +97,6 @@ def _w(v, out: list) -> None:
     elif t is bytes:
         out.append(BYTES_G + v.hex())
     else:  # subclass of a basic type
-
         _w(normalize(_plain(v)), out)
 
 

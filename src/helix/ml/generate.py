@@ -390,6 +390,7 @@ def teacher_forced_exact(model: GPT, tok: Tokenizer, brain: str, records: list[d
     longer than the context, or ids that do not decode to its text) counts as wrong. Equal to
     decoding up to floating-point near-ties (tests/test_ml_teacher_forced.py); the final figures
     still come from decoding."""
+    from helix.ml.data import Example, collate
     from helix.ml.tokenizer import route_for
 
     was_training = model.training
@@ -404,24 +405,21 @@ def teacher_forced_exact(model: GPT, tok: Tokenizer, brain: str, records: list[d
                                  route=route_for(r["tgt_fmt"]) if with_route else None)
         if enc.n_unk or len(enc.ids) > model.cfg.max_len or tok.decode(enc.ids[enc.prompt_len:]) != r["tgt"]:
             continue
-        items.append((i, enc.ids, enc.prompt_len))
-    items.sort(key=lambda it: len(it[1]))
+        items.append((i, Example(enc.ids, enc.prompt_len)))
+    items.sort(key=lambda it: len(it[1].ids))
     use_amp = device.type == "cuda"
     try:
         for s in range(0, len(items), batch_size):
             chunk = items[s : s + batch_size]
-            T = max(len(ids) for _, ids, _ in chunk) - 1
-            inp = torch.full((len(chunk), T), tok.pad_id, dtype=torch.long)
-            for b, (_, ids, _) in enumerate(chunk):
-                inp[b, : len(ids) - 1] = torch.tensor(ids[:-1])
+            inp, tgt, _ = collate([e for _, e in chunk], tok.pad_id)  # right padding: causal attention never sees it
             with _autocast(device, use_amp):
-                logits = model(inp.to(device)).float()  # right padding: causal attention never sees it
-            for b, (i, ids, p) in enumerate(chunk):
-                row = logits[b, p - 1 : len(ids) - 1]  # the positions that predict the target tokens
-                allowed = body_ok.expand(row.size(0), -1).clone()
+                logits = model(inp.to(device)).float()
+            for b, (i, e) in enumerate(chunk):
+                span = slice(e.prompt_len - 1, len(e.ids) - 1)  # the positions that predict the target tokens
+                allowed = body_ok.expand(e.n_target, -1).clone()
                 allowed[0] = first_ok
-                pred = row.masked_fill(~allowed, float("-inf")).argmax(-1)
-                out[i] = bool((pred.cpu() == torch.tensor(ids[p:])).all())
+                pred = logits[b, span].masked_fill(~allowed, float("-inf")).argmax(-1)
+                out[i] = bool((pred.cpu() == tgt[b, span]).all())
     finally:
         model.train(was_training)
     return out
