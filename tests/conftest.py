@@ -5,7 +5,11 @@ for a main job on machine B), and a test's short trainings would enter the machi
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("HELIX_CACHE_DIR", tempfile.mkdtemp(prefix="helix-test-cache-"))
+if "HELIX_CACHE_DIR" not in os.environ:
+    _cache = os.environ["HELIX_CACHE_DIR"] = tempfile.mkdtemp(prefix="helix-test-cache-")
+    atexit.register(shutil.rmtree, _cache, True)  # gone with the session

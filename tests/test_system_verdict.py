@@ -73,6 +73,24 @@ def test_each_run_teaches_the_next_projection_on_this_machine(monkeypatch, tmp_p
     assert [r["stop_reason"] for r in rows["ascii"]] == ["plateau", "target"] and rows["ascii"][1]["recipe"]
 
 
+def test_a_run_with_other_training_arguments_is_not_the_recipes_curve(monkeypatch, tmp_path):
+    from helix.system.projection import record_time_to_target
+
+    monkeypatch.setenv("HELIX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("helix.system.projection.RECIPE_STEPS_TO_TARGET", {})
+    monkeypatch.setattr("helix.system.projection.RECIPE_REFERENCE", {})
+    here = {"cpu": "Test CPU", "cores": 2, "torch": "2.13.0"}
+    rate = {"steps_per_s": 2.0, "tokens_per_s": 4000}
+    record_time_to_target("ascii", {"reached": True, "steps": 4000, "seconds": 2000, "stop_reason": "target",
+                                    "train_args": ["--tokenizer=lex-case"]}, here)
+    assert project("ascii", rate, None, machine=here)["eta_s"] is None  # the default recipe: not measured
+    p = project("ascii", rate, None, machine=here, train_args=["--tokenizer=lex-case"])
+    assert p["steps_needed"] == 4000 and "measured on this machine" in p["line"]
+    record_time_to_target("ascii", {"reached": True, "steps": 3000, "seconds": 1500, "stop_reason": "target"}, here)
+    assert project("ascii", rate, None, machine=here)["steps_needed"] == 3000
+    assert project("ascii", rate, None, machine=here, train_args=["--tokenizer=lex-case"])["steps_needed"] == 4000
+
+
 def test_launcher_records_projections_in_launch_json_and_status(tmp_path, monkeypatch):
     from helix.system.launcher import Launcher, LaunchOptions
     from helix.system.scheduler import Device

@@ -395,7 +395,7 @@ class Launcher:
             rate = measure(brain, job)
             budget = job.get("time_budget", self.state.get("time_budget"))
             proj = project(brain, rate, None if budget is None else float(budget), cap_s=self.state.get("time_cap"),
-                           machine=self.state["machine"])
+                           machine=self.state["machine"], train_args=self.state.get("extra_train_args") or [])
             proj["precision"] = rate.get("precision")
             job["projection"] = proj
             self.event(brain, "projection", proj["line"])

@@ -384,6 +384,7 @@ def record_history(L: Launcher, outcomes: dict[str, dict], verdicts: dict | None
                                   "steps": ttt.get("steps", o["steps"]),
                                   "seconds": ttt.get("seconds", o["seconds"]), "stop_reason": o["stop_reason"],
                                   "precision": o.get("precision"), "run": str(L.run_dir),
+                                  "train_args": list(L.state.get("extra_train_args") or []),
                                   "projected_eta_s": ((L.jobs.get(b) or {}).get("projection") or {}).get("eta_s")},
                               machine)
 

@@ -120,10 +120,12 @@ def _read_history() -> dict:
 
 def record_time_to_target(brain: str, entry: dict, machine: dict) -> None:
     """Add one brain's measured run (steps, seconds, whether it reached the target, why it
-    stopped, precision) to this machine's history; the next projection prefers it."""
+    stopped, precision, the training arguments that changed the recipe) to this machine's
+    history; the next projection of the same recipe and arguments prefers it."""
     h = _read_history()
     rows = h.setdefault(machine_key(machine), {}).setdefault(brain, [])
-    rows.append({**entry, "recipe": entry.get("recipe", RECIPE_ID), "time": entry.get("time") or utc_now_iso()})
+    rows.append({**entry, "recipe": entry.get("recipe", RECIPE_ID), "train_args": list(entry.get("train_args") or []),
+                 "time": entry.get("time") or utc_now_iso()})
     del rows[:-HISTORY_KEEP]
     try:
         atomic_write_json(history_path(), h)
@@ -131,21 +133,24 @@ def record_time_to_target(brain: str, entry: dict, machine: dict) -> None:
         pass  # a read-only cache costs the next projection its local curve, nothing else
 
 
-def steps_to_target(brain: str, machine: dict | None) -> tuple[int | None, str]:
-    """(optimizer steps the recipe needs to reach the target, where that figure comes from)."""
+def steps_to_target(brain: str, machine: dict | None, train_args: list[str] | tuple = ()) -> tuple[int | None, str]:
+    """(optimizer steps the recipe needs to reach the target, where that figure comes from).
+    Only this machine's runs of the same recipe with the same extra training arguments count
+    (a run with another tokenizer or learning rate has another curve)."""
     if machine:
         mine = [r for r in _read_history().get(machine_key(machine), {}).get(brain, [])
                 if isinstance(r, dict) and r.get("reached") and r.get("recipe") == RECIPE_ID
-                and isinstance(r.get("steps"), int)]
+                and list(r.get("train_args") or []) == list(train_args) and isinstance(r.get("steps"), int)]
         if mine:
             r = mine[-1]
             return r["steps"], f"measured on this machine, {r.get('time', '')[:10]}"
+    note = f"; {' '.join(train_args)} may change it" if train_args else ""
     if brain in RECIPE_STEPS_TO_TARGET:
         ref = RECIPE_REFERENCE.get(brain) or {}
-        return RECIPE_STEPS_TO_TARGET[brain], f"the reference run, {ref.get('machine', 'measured')}"
+        return RECIPE_STEPS_TO_TARGET[brain], f"the reference run, {ref.get('machine', 'measured')}{note}"
     ref = RECIPE_REFERENCE.get(brain)
     if ref and ref["val_exact_match"] >= TARGET:
-        return ref["steps"], f"the reference run, {ref['machine']}"
+        return ref["steps"], f"the reference run, {ref['machine']}{note}"
     return None, ""
 
 
@@ -161,11 +166,11 @@ def human_s(s: float | None) -> str:
 
 
 def project(brain: str, rate: dict, budget_s: float | None, *, steps_done_before: int = 0,
-            cap_s: float | None = None, machine: dict | None = None) -> dict:
+            cap_s: float | None = None, machine: dict | None = None, train_args: list[str] | tuple = ()) -> dict:
     """The brain's time to target here (``eta_s``), or, for a clock-bound run (``budget_s``),
     whether the budget buys the steps the target needs."""
     sps = rate["steps_per_s"]
-    need, source = steps_to_target(brain, machine)
+    need, source = steps_to_target(brain, machine, train_args)
     speed = f"{sps:.2f} steps/s, {rate['tokens_per_s']:,.0f} tokens/s"
     out = {"steps_per_s": round(sps, 3), "tokens_per_s": round(rate["tokens_per_s"]), "budget_s": budget_s,
            "cap_s": cap_s, "steps_needed": need, "source": source or None}
