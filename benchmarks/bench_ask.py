@@ -7,8 +7,9 @@ Default: the latest run under runs/ (the tiny CPU presets that `helix launch` tr
 Requests: the seed's gate requests plus English requests from the corpus test split (a mix of
 targets, so every brain answers), answered one by one (p50/p95 latency, requests/s) and in
 batches (p50/p95 latency of a batch, requests/s), by the system path (every brain's candidates,
-the vote, the core's rendering: `helix ask`'s default) and the raw path (`--raw`: the routed brain
-alone) side by side in one run. Targets on a 2-core CPU, system path: p50 < 100 ms and p95 <
+the vote, the core's rendering: `helix ask`'s default, its brains decoded in one batch on stacked
+weights where they share a shape), the same path with each brain decoding its own batch ("apart")
+and the raw path (`--raw`: the routed brain alone) side by side in one run. Targets on a 2-core CPU, system path: p50 < 100 ms and p95 <
 250 ms per single request.
 
 ``--random-full``: untrained models of the full presets (coordinator-100m, specialist-50m) on
@@ -153,10 +154,17 @@ def main(argv=None) -> int:
            "route_check": system.cross_check}
     print(f"helix ask benchmark — {label}, torch threads {res['threads']}, route-tag check "
           f"{'on' if system.cross_check else 'off'}")
-    for path in ("system", "raw"):
+    stack_rows = system.stack_rows
+    for path in ("system", "apart", "raw"):
+        # apart: the system path with each brain decoding its own batch, one after another
+        system.stack_rows = 0 if path == "apart" else stack_rows
         r = res[path] = bench(system, reqs, batch=args.batch, cap_tokens=args.random_full, raw=path == "raw")
+        if path == "system":
+            r["stacked"] = system._stack is not None and system._stack is not False
         print(f"  {path:6} single  n={r['n']}: p50 {r['single_p50_ms']:.1f} ms  p95 {r['single_p95_ms']:.1f} ms  "
-              f"mean {r['single_mean_ms']:.1f} ms  {r['single_req_per_s']:.1f} req/s")
+              f"mean {r['single_mean_ms']:.1f} ms  {r['single_req_per_s']:.1f} req/s"
+              + (f"  (brains stacked: {'yes' if r['stacked'] else 'no, they differ in shape or tokenizer'})"
+                 if path == "system" else ""))
         print(f"  {path:6} batched x{r['batch_size']}: p50 {r['batch_p50_ms']:.1f} ms/batch  "
               f"p95 {r['batch_p95_ms']:.1f} ms/batch  {r['batch_req_per_s']:.1f} req/s"
               + ("" if args.random_full else f"  exact answers {r['exact_answers']}/{r['n']}"))

@@ -1327,6 +1327,7 @@ class _LCB(_Machine):
 _MACHINES: dict = {}
 _CACHE: dict = {}
 _CACHE_MAX = 50000
+_PIECE_BACK = 32
 _UNSET = object()
 
 
@@ -1356,14 +1357,20 @@ def prefix_state(text: str, fmt: str):
     if st is not _UNSET:
         return st
     m = _machine(fmt)
-    if text:
-        parent = _CACHE.get((fmt, text[:-1]), _UNSET)
-        if parent is not _UNSET:
-            st = None if parent is None else m.step(parent, text[-1])
-        else:
-            st = m.run(text)
-    else:
+    # decoding extends a text by a piece of one or more characters: run on from the nearest
+    # prefix already seen (a piece is at most _PIECE_BACK characters), else from the start
+    cut, st = 0, _UNSET
+    for k in range(1, min(len(text), _PIECE_BACK) + 1):
+        st = _CACHE.get((fmt, text[:-k]), _UNSET)
+        if st is not _UNSET:
+            cut = len(text) - k
+            break
+    if st is _UNSET:
         st = m.start()
+    for ch in text[cut:]:
+        if st is None:
+            break
+        st = m.step(st, ch)
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.clear()
     _CACHE[key] = st

@@ -24,6 +24,8 @@ from helix.ml.checkpoint import CheckpointError, load_checkpoint
 from helix.ml.model import GPT, KVCache
 from helix.ml.tokenizer import Tokenizer
 
+#: (target form, text) -> (a valid prefix, complete). A constraint may also carry ``prefix_ok(form,
+#: text)``, the first half alone: decoding then asks for completeness only where ``<eos>`` would end.
 Constraint = Callable[[str, str], "tuple[bool, bool]"]
 
 
@@ -85,7 +87,7 @@ def generate_ids(
     tok: Tokenizer,
     prompts: list[list[int]],
     *,
-    with_route: bool = False,
+    with_route: bool | list[bool] = False,
     max_new_tokens: int = 256,
     temperature: float = 0.0,
     top_k: int | None = None,
@@ -95,25 +97,35 @@ def generate_ids(
     use_cache: bool = True,
     amp: bool = True,
     logprobs: list[float] | None = None,
+    keep_rows: bool = False,
+    padding_rows: list[bool] | None = None,
 ) -> list[tuple[list[int], bool]]:
     """Decode one batch of prompts; returns (generated ids, finished) per prompt. A ``logprobs``
     list receives each prompt's log-probability of its answer under the model's own (unconstrained)
-    distribution: the sum over the chosen tokens, ``<eos>`` included, the route tag left out."""
+    distribution: the sum over the chosen tokens, ``<eos>`` included, the route tag left out.
+    ``with_route`` per row (or for all): its first token is a route tag (the coordinator's rows).
+    ``keep_rows``: a finished row stays in the batch (feeding padding) instead of being dropped,
+    as a :class:`helix.ml.stacked.StackedGPT` needs (the same rows per expert); ``padding_rows``
+    (with ``keep_rows``) marks rows that only fill the batch: they decode nothing."""
     from helix.ml.precision import denormals_flushed
 
     with denormals_flushed():
         return _generate_ids(model, tok, prompts, with_route=with_route, max_new_tokens=max_new_tokens,
                              temperature=temperature, top_k=top_k, generator=generator, constraint=constraint,
-                             tgt_fmts=tgt_fmts, use_cache=use_cache, amp=amp, logprobs=logprobs)
+                             tgt_fmts=tgt_fmts, use_cache=use_cache, amp=amp, logprobs=logprobs,
+                             keep_rows=keep_rows, padding_rows=padding_rows)
 
 
 def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperature, top_k, generator,
-                  constraint, tgt_fmts, use_cache, amp, logprobs=None):
+                  constraint, tgt_fmts, use_cache, amp, logprobs=None, keep_rows=False, padding_rows=None):
     device = next(model.parameters()).device
     cfg = model.cfg
     B = len(prompts)
     if B == 0:
         return []
+    route_rows = [bool(with_route)] * B if isinstance(with_route, bool) else [bool(r) for r in with_route]
+    if len(route_rows) != B:
+        raise ValueError(f"with_route: {len(route_rows)} flags for {B} prompts")
     lens = torch.tensor([len(p) for p in prompts])
     L = int(lens.max())
     budget = max(0, min(max_new_tokens, cfg.max_len - int(lens.min())))
@@ -125,16 +137,27 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
         valid[b, L - len(p) : L] = True
     idx, valid = idx.to(device), valid.to(device)
     pos_all = (valid.long().cumsum(1) - 1).clamp(min=0)
-    next_pos = lens.to(device)  # position of each row's next token
-    first_ok, body_ok = _allowed_masks(tok, cfg.vocab_size, with_route, device)
+    next_pos = lens.to(device)  # position of each present row's next token
+    route_ok, body_ok = _allowed_masks(tok, cfg.vocab_size, any(route_rows), device)
+    if all(route_rows) or not any(route_rows):
+        first_ok = route_ok
+    else:  # the coordinator's rows beside others: a route tag first only where the row asks for one
+        flags = torch.tensor(route_rows, device=device)[:, None]
+        first_ok = torch.where(flags, route_ok, body_ok)
 
     out: list[list[int]] = [[] for _ in range(B)]
     finished = [False] * B
     texts = [""] * B
     caps = [False] * B  # a case marker (<cap>) waits for the piece it capitalises
     lp = [0.0] * B
-    rows = torch.arange(B, device=device)  # original row of each active row
-    active = list(range(B))
+    rows = torch.arange(B, device=device)  # original row of each present row
+    active = list(range(B))  # original rows still decoding (the present ones, unless keep_rows)
+    if padding_rows is not None:
+        if not keep_rows or len(padding_rows) != B:
+            raise ValueError("padding_rows needs keep_rows and one flag per prompt")
+        active = [r for r in range(B) if not padding_rows[r]]
+        if not active:
+            return [([], False)] * B
     use_amp = amp and device.type == "cuda"
     cache = None
     if use_cache:
@@ -147,21 +170,27 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
             logits = model(idx[:, :L], pos=pos_all[:, :L], key_valid=valid[:, :L], last_only=True)
         for step in range(budget):
             logits = logits[:, -1].float()
-            allowed = first_ok if step == 0 else body_ok
+            if keep_rows and len(active) < B:
+                logits = logits.index_select(0, torch.tensor(active, device=device))
+            if step == 0:
+                allowed = first_ok if first_ok.dim() == 1 else first_ok.index_select(
+                    0, torch.tensor(active, device=device))
+            else:
+                allowed = body_ok
             logits = logits.masked_fill(~allowed, float("-inf"))
-            # a row whose next position would leave the context stops (unfinished)
+            route_step = [step == 0 and route_rows[r] for r in active]
             choice = _choose(
                 logits, tok, temperature, top_k, generator, constraint,
                 [tgt_fmts[r] if tgt_fmts else "" for r in active], [texts[r] for r in active],
-                with_route and step == 0, [caps[r] for r in active],
+                route_step, [caps[r] for r in active],
             )
             col = L + step
             done_now = []
-            if logprobs is not None and not (with_route and step == 0):
+            if logprobs is not None and not all(route_step):
                 picked = torch.tensor([c if c is not None else 0 for c in choice], device=device)
                 row_lp = torch.log_softmax(logits, -1).gather(1, picked[:, None]).squeeze(1).tolist()
                 for j, r in enumerate(active):
-                    if choice[j] is not None:
+                    if choice[j] is not None and not route_step[j]:
                         lp[r] += row_lp[j]
             for j, r in enumerate(active):
                 t = choice[j]
@@ -174,11 +203,16 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
                     done_now.append(j)
                 else:
                     texts[r], caps[r] = tok.extend(texts[r], caps[r], t)
-                    if int(next_pos[j]) + 1 >= cfg.max_len:
+                    # a row whose next position would leave the context stops (unfinished)
+                    if int(next_pos[r if keep_rows else j]) + 1 >= cfg.max_len:
                         done_now.append(j)
-            step_tokens = torch.tensor(
-                [c if c is not None else tok.pad_id for c in choice], dtype=torch.long, device=device
-            )
+            if keep_rows:
+                present = [tok.pad_id] * B
+                for j, r in enumerate(active):
+                    present[r] = choice[j] if choice[j] is not None else tok.pad_id
+            else:
+                present = [c if c is not None else tok.pad_id for c in choice]
+            step_tokens = torch.tensor(present, dtype=torch.long, device=device)
             idx[rows, col] = step_tokens
             valid[rows, col] = True
             pos_all[rows, col] = next_pos
@@ -187,13 +221,14 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
                 keep = [j for j in range(len(active)) if j not in set(done_now)]
                 if not keep:
                     break
-                keep_t = torch.tensor(keep, device=device)
                 active = [active[j] for j in keep]
-                rows = rows.index_select(0, keep_t)
-                next_pos = next_pos.index_select(0, keep_t)
-                step_tokens = step_tokens.index_select(0, keep_t)
-                if cache is not None:
-                    cache.reorder(keep_t)
+                if not keep_rows:
+                    keep_t = torch.tensor(keep, device=device)
+                    rows = rows.index_select(0, keep_t)
+                    next_pos = next_pos.index_select(0, keep_t)
+                    step_tokens = step_tokens.index_select(0, keep_t)
+                    if cache is not None:
+                        cache.reorder(keep_t)
             if step == budget - 1:
                 break
             if use_cache:
@@ -210,7 +245,8 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
 
 
 def _choose(logits, tok, temperature, top_k, generator, constraint, fmts, texts, route_step, caps=None):
-    """Next token per active row (None: nothing admissible under the constraint)."""
+    """Next token per active row (None: nothing admissible under the constraint). ``route_step``
+    per row: its route tag, chosen without the grammar constraint."""
     if temperature and temperature > 0:
         scores = logits / temperature
         if top_k:
@@ -219,20 +255,31 @@ def _choose(logits, tok, temperature, top_k, generator, constraint, fmts, texts,
         probs = torch.softmax(scores, dim=-1)
     else:
         probs = None
-    if constraint is None or route_step:
+    free = [constraint is None or r for r in route_step]
+    if all(free):
         if probs is None:
             return logits.argmax(-1).tolist()
         return torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
     res = []
     for j in range(logits.size(0)):
+        if free[j]:
+            res.append(int(logits[j].argmax()) if probs is None
+                       else int(torch.multinomial(probs[j], 1, generator=generator)))
+            continue
         res.append(_choose_constrained(logits[j], None if probs is None else probs[j].clone(),
                                        tok, generator, constraint, fmts[j], texts[j],
                                        bool(caps and caps[j])))
     return res
 
 
+#: Greedy constrained decoding looks at the best few tokens first (almost always one of them is
+#: admissible), then at the whole ranked vocabulary.
+_FIRST_LOOK = 8
+
+
 def _choose_constrained(logit_row, prob_row, tok, generator, constraint, fmt, text, cap=False):
     complete = None
+    prefix_ok = getattr(constraint, "prefix_ok", None) or (lambda f, t: constraint(f, t)[0])
 
     def admissible(t: int) -> bool:
         nonlocal complete
@@ -244,14 +291,24 @@ def _choose_constrained(logit_row, prob_row, tok, generator, constraint, fmt, te
             return not cap
         if tok.id_to_text.get(t) is None:
             return False
-        return bool(constraint(fmt, tok.extend(text, cap, t)[0])[0])
+        return bool(prefix_ok(fmt, tok.extend(text, cap, t)[0]))
 
     if prob_row is None:  # greedy: best-scoring admissible token
-        order = torch.argsort(logit_row, descending=True).tolist()
-        for t in order:
-            if logit_row[t] == float("-inf"):
+        k = min(_FIRST_LOOK, logit_row.numel())
+        vals, ids = torch.topk(logit_row, k)
+        seen = ids.tolist()
+        for v, t in zip(vals.tolist(), seen):
+            if v == float("-inf"):
                 return None
             if admissible(t):
+                return t
+        if k == logit_row.numel():
+            return None
+        vals, ids = torch.sort(logit_row, descending=True)
+        for v, t in zip(vals.tolist(), ids.tolist()):
+            if v == float("-inf"):
+                return None
+            if t not in seen and admissible(t):
                 return t
         return None
     while True:  # sampling from the distribution restricted to admissible tokens
@@ -339,18 +396,7 @@ def generate_requests(
     was_training = model.training
     model.eval()
     with_route = brain == "coordinator"
-    prompts = []
-    for i, req in enumerate(requests):
-        if not (isinstance(req, (tuple, list)) and len(req) == 3):
-            raise ValueError(f"request {i}: expected (src_fmt, src, tgt_fmt), got {req!r}")
-        src_fmt, src, tgt_fmt = req
-        ids, _ = tok.encode_prompt(src_fmt, src, tgt_fmt)
-        if len(ids) + 1 >= model.cfg.max_len:
-            raise ValueError(
-                f"request {i}: source too long ({len(src)} characters; the prompt needs "
-                f"{len(ids)} of the brain's {model.cfg.max_len} tokens and leaves no room for output)"
-            )
-        prompts.append(ids)
+    prompts = encode_prompts(tok, model.cfg.max_len, requests)
     gen = None
     if temperature and temperature > 0:
         gen = torch.Generator(device=next(model.parameters()).device)
@@ -368,13 +414,33 @@ def generate_requests(
                 use_cache=use_cache, logprobs=lps,
             )
             for i, (ids, fin), lp in zip(chunk, outs, lps):
-                route = None
-                if with_route and ids and ids[0] in tok.id_to_route:
-                    route = tok.id_to_route[ids[0]]
-                results[i] = Generation(tok.decode(ids), route, ids, fin, lp)
+                results[i] = to_generation(tok, ids, fin, lp, with_route)
     finally:
         model.train(was_training)
     return results  # type: ignore[return-value]
+
+
+def encode_prompts(tok: Tokenizer, max_len: int, requests: list[tuple[str, str, str]]) -> list[list[int]]:
+    """Prompt ids of (src_fmt, src, tgt_fmt) requests; a ValueError names a malformed one or one
+    that leaves the context no room for an answer."""
+    prompts = []
+    for i, req in enumerate(requests):
+        if not (isinstance(req, (tuple, list)) and len(req) == 3):
+            raise ValueError(f"request {i}: expected (src_fmt, src, tgt_fmt), got {req!r}")
+        src_fmt, src, tgt_fmt = req
+        ids, _ = tok.encode_prompt(src_fmt, src, tgt_fmt)
+        if len(ids) + 1 >= max_len:
+            raise ValueError(
+                f"request {i}: source too long ({len(src)} characters; the prompt needs "
+                f"{len(ids)} of the brain's {max_len} tokens and leaves no room for output)"
+            )
+        prompts.append(ids)
+    return prompts
+
+
+def to_generation(tok: Tokenizer, ids: list[int], finished: bool, logprob: float, with_route: bool) -> Generation:
+    route = tok.id_to_route[ids[0]] if with_route and ids and ids[0] in tok.id_to_route else None
+    return Generation(tok.decode(ids), route, ids, finished, logprob)
 
 
 @torch.no_grad()

@@ -77,18 +77,29 @@ def semantic_match(fmt: str, text: str, expected: str) -> bool | None:
     return got == want
 
 
+def prefix_ok(tgt_fmt: str, text: str) -> bool:
+    """The first half of :func:`prefix_constraint` alone: ``text`` is a valid prefix in ``tgt_fmt``."""
+    h = _core()
+    if h is None or tgt_fmt not in VALUE_FORMS + PROGRAM_FORMS:
+        return True
+    try:
+        return bool(h.is_valid_prefix(text, tgt_fmt))
+    except Exception:  # a checker bug must not pass a prefix as valid
+        return False
+
+
 def prefix_constraint(tgt_fmt: str, text: str) -> tuple[bool, bool]:
     """The grammar constraint of constrained decoding (``helix ask``'s candidates, ``helix eval
     --system``): (``text`` is a valid prefix in ``tgt_fmt``, ``text`` is complete), by
     ``helix.hlx.is_valid_prefix`` and the format's parser. English, or no language core: anything
-    goes."""
+    goes. Decoding asks :func:`prefix_ok` alone for a token that does not end the text (its
+    ``prefix_ok`` attribute), and the parser only where ``<eos>`` would end it."""
     h = _core()
     if h is None or tgt_fmt not in VALUE_FORMS + PROGRAM_FORMS:
         return True, True
-    try:
-        prefix_ok = bool(h.is_valid_prefix(text, tgt_fmt))
-    except Exception:  # a checker bug must not pass a prefix as valid
-        prefix_ok = False
-    if not prefix_ok:
+    if not prefix_ok(tgt_fmt, text):
         return False, False
     return True, bool(is_valid(tgt_fmt, text))
+
+
+prefix_constraint.prefix_ok = prefix_ok  # type: ignore[attr-defined]

@@ -73,9 +73,10 @@ class Attention(nn.Module):
     def forward(self, x, rope, mask, cache: KVCache | None, layer: int):
         B, T, C = x.shape
         h, hd = self.cfg.n_heads, self.cfg.head_dim
-        q, k, v = self.qkv(x).view(B, T, 3, h, hd).permute(2, 0, 3, 1, 4)  # each (B, h, T, hd)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        qkv = self.qkv(x).view(B, T, 3, h, hd).permute(2, 0, 3, 1, 4)  # (3, B, h, T, hd)
+        v = qkv[2]
+        # q and k rotated together: the same elementwise ops, half the calls (decoding pays per call)
+        q, k = apply_rope(qkv[:2], *rope) if rope is not None else qkv[:2]
         if cache is not None:
             start = cache.length
             cache.k[layer][:, :, start : start + T] = k
@@ -228,7 +229,11 @@ class GPT(nn.Module):
             cache.length += T
         if last_only:
             x = x[:, -1:]
-        return F.linear(self.norm(x), self.tok.weight)
+        return self.head(self.norm(x))
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits from the final hidden states: the token embedding, tied."""
+        return F.linear(x, self.tok.weight)
 
     def _prev_embedding(self, idx, pos, cache):
         """Embedding of each token's predecessor (zero at position 0, where there is none)."""
@@ -272,6 +277,10 @@ class GPT(nn.Module):
         """Boolean (B, 1, T, past+T): causal, hides padded keys, always lets a token see itself
         (so a padding query never has an empty row, which would give NaN)."""
         S = past + T
+        if T == 1 and key_valid is not None:  # a decoding step: every key is causal, itself always seen
+            m = key_valid[:, :S].clone()
+            m[:, S - 1] = True
+            return m[:, None, None]
         qpos = torch.arange(past, S, device=device)[:, None]
         kpos = torch.arange(S, device=device)[None, :]
         causal = kpos <= qpos  # (T, S)

@@ -5,7 +5,8 @@ form. For a request whose target F is a value form (HLXL, HLX, LC-T, LC-B, LC-R)
 lists the candidates: the routed expert in F, and each brain in the forms it is strongest in
 (:func:`answer_forms`: measured per brain and form on the run's test split, stored with the run as
 ``answer_forms.json``; the defaults below where no measurement exists). Every candidate is decoded
-under the grammar constraint, one batch per brain, and parsed by the language core. :func:`decide`
+under the grammar constraint (one batch for every brain where their weights stack, else one per
+brain) and parsed by the language core. :func:`decide`
 groups the candidates that parse by their value; a group's score is the sum of its candidates'
 sequence probabilities (``exp`` of the model's log-probability); a value that carries every literal
 of the request (``helix.system.literals``) ranks above one that does not; the routed expert breaks

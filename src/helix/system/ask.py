@@ -130,8 +130,13 @@ class System:
 
     def __init__(self, run_dir: str | Path | None, device: str = "cpu", *, brains: dict | None = None,
                  max_new_tokens: int = 256, cross_check: bool = True, threads: int | None = None,
-                 answer_forms: dict | None = None) -> None:
+                 answer_forms: dict | None = None, stack_rows: int = 16) -> None:
         self.run_dir = Path(run_dir).resolve() if run_dir else None
+        # the system path decodes every brain in one batch on stacked weights when the brains
+        # share a shape and a tokenizer (the CPU presets) and no brain has more than this many
+        # candidate rows (small batches cost per-operation overhead, not arithmetic); 0: never
+        self.stack_rows = stack_rows
+        self._stack = None
         self.device = device
         # torch CPU threads for generation. One is the default: on the small brains a second
         # thread buys little, and on a busy 2-core machine it was measured 100x slower
@@ -347,8 +352,8 @@ class System:
                 a.ms["generate"] = round(gen_ms, 3)
 
     def _answer_system(self, answers: list[Answer], mnt: int) -> None:
-        """The system path: every answer's candidates (one constrained batch per brain), the vote,
-        the chosen value rendered in the target form by the core."""
+        """The system path: every answer's candidates (constrained; one batch on stacked weights, or
+        one per brain), the vote, the chosen value rendered in the target form by the core."""
         if not answers:
             return
         loaded = set()
@@ -364,27 +369,32 @@ class System:
             for c in cands:
                 jobs.setdefault(c.brain, []).append((a, c))
 
-        # one brain after another: decoding the brains in threads side by side was slower on two
-        # cores (system p50 305 ms against 250 ms, bench_ask, machine B: the GIL), docs/RESULTS.md
+        reqs = {b: list(dict.fromkeys((a.route.src_fmt, a.route.text, c.fmt) for a, c in items))  # each once
+                for b, items in jobs.items()}
+        stacked = self._generate_stacked(reqs, mnt)
+        # else one brain after another: decoding the brains in threads side by side was slower on
+        # two cores (system p50 305 ms against 250 ms, bench_ask, machine B: the GIL), docs/RESULTS.md
         for brain, items in jobs.items():
             t = time.perf_counter()
-            reqs = list(dict.fromkeys((a.route.src_fmt, a.route.text, c.fmt) for a, c in items))  # each once
-            try:
-                done = dict(zip(reqs, self._generate_each(brain, reqs, mnt, constraint=constraint)))
-            except Exception as e:  # noqa: BLE001 - the brain is not there
-                done = dict.fromkeys(reqs, e)
-            ms = round((time.perf_counter() - t) * 1000, 3)
+            if stacked is not None:
+                done, ms = dict(zip(reqs[brain], stacked[0][brain])), stacked[1]
+            else:
+                try:
+                    done = dict(zip(reqs[brain], self._generate_each(brain, reqs[brain], mnt, constraint=constraint)))
+                except Exception as e:  # noqa: BLE001 - the brain is not there
+                    done = dict.fromkeys(reqs[brain], e)
+                ms = round((time.perf_counter() - t) * 1000, 3)
             for a, c in items:
                 g = done[(a.route.src_fmt, a.route.text, c.fmt)]
-                a.ms[f"generate_{brain}"] = ms
+                a.ms["generate_stacked" if stacked is not None else f"generate_{brain}"] = ms
                 if isinstance(g, Exception):
                     c.error = _error_dict(g)
                     continue
                 ans.parse(c, g.text, g.logprob, bool(g.finished))
                 if c.routed:
                     a.raw_text, a.finished = g.text, bool(g.finished)
-                    if brain == "coordinator":
-                        a.model_route = g.route
+                if brain == "coordinator" and c.fmt == a.route.tgt_fmt:
+                    a.model_route = g.route  # its prompt is the request's own: the learned route, no extra pass
         for a, cands in zip(answers, plans):
             a.path = "system"
             outcome = ans.decide(a.route.text, a.route.src_fmt, a.route.tgt_fmt, cands)
@@ -403,6 +413,30 @@ class System:
                                f"{len(outcome['votes'][0]['candidates'])} other candidate(s)")
             elif 0 not in outcome["votes"][0]["candidates"]:
                 a.notes.append(f"the routed expert answered {a.raw_text!r}; the vote chose another value")
+
+    def _generate_stacked(self, reqs: dict[str, list[tuple[str, str, str]]], mnt: int):
+        """Every brain's candidates in one batch on the stacked weights (``helix.ml.stacked``):
+        ({brain: generations}, ms), or None where the brains cannot share a batch (different
+        shapes or tokenizers, a brain missing, a batch past ``stack_rows`` rows per brain, a
+        request too long) and each brain decodes its own."""
+        if not self.stack_rows or len(reqs) < 2 or max(len(r) for r in reqs.values()) > self.stack_rows:
+            return None
+        if self._stack is None:
+            from helix.ml.stacked import stack_brains
+
+            try:
+                brains = {b: self.brain(b) for b in BRAINS}
+            except Exception:  # noqa: BLE001 - a brain the run lacks: no stack
+                return None
+            self._stack = stack_brains(brains) or False
+        if not self._stack or not set(reqs) <= set(self._stack.names):
+            return None
+        t = time.perf_counter()
+        try:
+            gens = self._stack.generate(reqs, max_new_tokens=mnt, constraint=constraint)
+        except ValueError:  # a request the context cannot hold: each brain's path says which
+            return None
+        return gens, round((time.perf_counter() - t) * 1000, 3)
 
     def _copy_check(self, answers: list[Answer]) -> None:
         """Flag an answer that does not carry the English request's literals (helix.system.literals)."""
