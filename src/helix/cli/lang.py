@@ -35,7 +35,8 @@ from typing import Iterable, Iterator, Optional
 import typer
 
 from helix.cli.common import internal_error, read_file_text, read_stdin_text, stdin_lines
-from helix.hlx.convert import FORMS, PROGRAM_FORMS, convert, detect_form
+from helix.hlx import forms
+from helix.hlx.convert import PROGRAM_FORMS, convert, detect_form
 from helix.hlx.errors import HLXError
 
 
@@ -44,13 +45,7 @@ from helix.hlx.errors import HLXError
 
 def form_name(name: str, *, allow_auto: bool = False) -> str:
     """Canonical form name (``lc-t`` -> ``lc_t``); ValueError if unknown."""
-    f = (name or "").strip().lower().replace("-", "_")
-    if f == "auto" and allow_auto:
-        return f
-    if f not in FORMS:
-        extra = ", auto" if allow_auto else ""
-        raise ValueError(f"unknown form {name!r} (one of: {', '.join(FORMS)}{extra})")
-    return f
+    return forms.form_name(name, forms.FORMS, extra=("auto",) if allow_auto else ())
 
 
 def convert_text(text: str, src: str, dst: str) -> str:

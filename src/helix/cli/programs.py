@@ -28,8 +28,7 @@ from typing import Optional
 import typer
 
 from helix.hlx.errors import HLXError
-
-VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
+from helix.hlx.forms import VALUE_FORMS, form_name
 
 
 # ======================================================================== library functions
@@ -37,10 +36,7 @@ VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
 
 def value_form(name: str) -> str:
     """Canonical value form name (``lc-t`` -> ``lc_t``); ValueError if unknown."""
-    f = (name or "").strip().lower().replace("-", "_")
-    if f not in VALUE_FORMS:
-        raise ValueError(f"unknown value form {name!r} (one of: {', '.join(VALUE_FORMS)})")
-    return f
+    return form_name(name, VALUE_FORMS, what="value form")
 
 
 def format_value(value, to: str = "hlxl") -> str:

@@ -26,8 +26,8 @@ from helix.corpus.english import parse_english_all
 from helix.corpus.grammar import freeze
 from helix.corpus.lexicon import handle_name
 from helix.hlx import decode, encode
+from helix.hlx.forms import VALUE_FORMS as FORMS
 
-FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
 _TRUE_WORDS = {"true", "enable", "enabled", "on", "yes"}
 _FALSE_WORDS = {"false", "disable", "disabled", "off", "no"}
 _NULL_WORDS = {"null", "nothing", "empty", "none", "no"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
-PROGRAM_FORMS = ("hlxl_ls", "hlx_ls")
-ALL_FORMATS = ("english",) + VALUE_FORMS[:2] + ("hlxl_ls", "hlx_ls") + VALUE_FORMS[2:]
+from helix.hlx.forms import PROGRAM_FORMS, VALUE_FORMS
+
+ALL_FORMATS = ("english",) + VALUE_FORMS[:2] + PROGRAM_FORMS + VALUE_FORMS[2:]
 CORPORA = ("canonical", "ascii", "runic")
 FILES = {"canonical": "canonical.jsonl", "ascii": "ascii.jsonl", "runic": "runic.jsonl"}
 BRAIN_OF = {"canonical": "coordinator", "ascii": "ascii", "runic": "runic"}

@@ -25,6 +25,7 @@ from helix.hlx.convert import (
     encode,
     encode_all,
     is_complete,
+    read_error,
 )
 from helix.hlx.errors import CODES, HLXError
 from helix.hlx.prefix import is_valid_prefix
@@ -75,6 +76,7 @@ __all__ = [
     "encode",
     "encode_all",
     "is_complete",
+    "read_error",
     "is_valid_prefix",
     "normalize",
     "values_equal",

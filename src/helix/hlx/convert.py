@@ -14,11 +14,8 @@ from __future__ import annotations
 
 from helix.hlx import hlxform, hlxl, hlxls, lcb, lcr, lct
 from helix.hlx.errors import HLXError, check_unicode
+from helix.hlx.forms import FORMS, PROGRAM_FORMS, VALUE_FORMS
 from helix.hlx.value import normalize
-
-VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
-PROGRAM_FORMS = ("hlxl_ls", "hlx_ls")
-FORMS = VALUE_FORMS + PROGRAM_FORMS
 
 # Order in which detect_form tries the forms; the first that reads the text wins.
 DETECT_ORDER = ("lc_b", "lc_t", "hlxl", "hlx", "lc_r", "hlxl_ls", "hlx_ls")
@@ -95,8 +92,9 @@ def convert(text: str, src: str, dst: str) -> str:
     return _encode_normalized(v, dst)
 
 
-def is_complete(text: str, fmt: str) -> bool:
-    """True iff ``text`` is a complete valid text of form ``fmt`` (its strict reader accepts it)."""
+def read_error(text: str, fmt: str) -> HLXError | None:
+    """Why form ``fmt``'s strict reader refuses ``text`` (None: it reads, a complete valid text).
+    The one check of "does this text read in form F" (``helix ask``, evaluation, the gates)."""
     if fmt not in FORMS:
         raise ValueError(f"unknown form {fmt!r}")
     try:
@@ -104,9 +102,14 @@ def is_complete(text: str, fmt: str) -> bool:
             convert(text, fmt, fmt)
         else:
             decode(text, fmt)
-        return True
-    except HLXError:
-        return False
+    except HLXError as e:
+        return e
+    return None
+
+
+def is_complete(text: str, fmt: str) -> bool:
+    """True iff ``text`` is a complete valid text of form ``fmt`` (its strict reader accepts it)."""
+    return read_error(text, fmt) is None
 
 
 def detect_form(text: str) -> str | None:

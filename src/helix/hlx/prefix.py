@@ -37,9 +37,8 @@ from functools import lru_cache
 
 from helix.hlx.errors import first_surrogate
 from helix.hlx.escape import format_float
+from helix.hlx.forms import PROGRAM_FORMS, VALUE_FORMS
 from helix.hlx.value import CONTRACT_ID_MAX, DEFAULT_SIZE_LIMIT, INT_MAX, INT_MIN, MAX_DEPTH
-
-VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
 
 # ============================================================================ numbers
 
@@ -1387,7 +1386,7 @@ def is_valid_prefix(text: str, fmt: str) -> bool:
         return False
     if first_surrogate(text) >= 0:  # not valid Unicode: no continuation makes it valid
         return False
-    if fmt in ("hlxl_ls", "hlx_ls"):
+    if fmt in PROGRAM_FORMS:
         return True
     return prefix_state(text, fmt) is not None
 

@@ -11,8 +11,8 @@ If the language core is not importable the checks return ``None`` and ``availabl
 
 from __future__ import annotations
 
-VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
-PROGRAM_FORMS = ("hlxl_ls", "hlx_ls")
+from helix.hlx.forms import PROGRAM_FORMS, VALUE_FORMS
+
 _OTHER = {"hlxl_ls": "hlx_ls", "hlx_ls": "hlxl_ls"}
 
 _hlx = None
@@ -25,7 +25,7 @@ def _core():
         try:
             import helix.hlx as h
 
-            for name in ("decode", "values_equal", "convert", "HLXError"):
+            for name in ("decode", "values_equal", "convert", "read_error", "HLXError"):
                 getattr(h, name)
             _hlx = h
         except (ImportError, AttributeError) as e:
@@ -45,15 +45,21 @@ def _parse(fmt: str, text: str):
     return h.convert(text, fmt, _OTHER[fmt])
 
 
-def is_valid(fmt: str, text: str) -> bool | None:
+def check(fmt: str, text: str) -> tuple[bool | None, dict | None]:
+    """(``text`` reads in form ``fmt``, the reader's error as a dict): ``helix.hlx.read_error``.
+    (None, None) for English, or without the language core."""
     h = _core()
     if h is None or fmt not in VALUE_FORMS + PROGRAM_FORMS:
-        return None
+        return None, None
     try:
-        _parse(fmt, text)
-        return True
-    except Exception:  # HLXError, plus anything a half-finished core might raise
-        return False
+        e = h.read_error(text, fmt)
+    except Exception as x:  # noqa: BLE001 - a checker bug is the text's error, never a pass
+        return False, {"code": "E_MODEL", "message": f"{type(x).__name__}: {x}"}
+    return e is None, None if e is None else e.to_dict()
+
+
+def is_valid(fmt: str, text: str) -> bool | None:
+    return check(fmt, text)[0]
 
 
 def semantic_match(fmt: str, text: str, expected: str) -> bool | None:

@@ -11,14 +11,15 @@ import json
 import random
 from pathlib import Path
 
-from helix.ml.tokenizer import route_for
+from helix.hlx.forms import VALUE_FORMS
+from helix.ml.tokenizer import BRAINS, route_for
 from helix.util import atomic_write_json, atomic_write_text
 
 
 def _forms(v) -> dict[str, str]:
     """The five value forms of ``v`` (``("lit", n)`` stands for the Int literal contract 14),
     rendered by the language core."""
-    from helix.hlx.convert import VALUE_FORMS, encode
+    from helix.hlx.convert import encode
 
     if isinstance(v, tuple) and v[0] == "lit":
         v = {14: {"@0": v[1]}}
@@ -54,8 +55,7 @@ def _sentences(rng: random.Random, n: int) -> list[tuple[str, object]]:
     return out
 
 
-BRAIN_TARGETS = {"ascii": ("lc_t", "lc_b"), "runic": ("lc_r",),
-                 "coordinator": ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")}
+BRAIN_TARGETS = {"ascii": ("lc_t", "lc_b"), "runic": ("lc_r",), "coordinator": VALUE_FORMS}
 
 
 def make_records(brain: str, n: int, seed: int = 0, val_frac: float = 0.1) -> list[dict]:
@@ -92,7 +92,7 @@ def make_records(brain: str, n: int, seed: int = 0, val_frac: float = 0.1) -> li
     return recs
 
 
-def write_corpus(out: str | Path, n: int = 200, seed: int = 0, brains=("coordinator", "ascii", "runic")) -> Path:
+def write_corpus(out: str | Path, n: int = 200, seed: int = 0, brains=BRAINS) -> Path:
     out = Path(out)
     names = {"coordinator": "canonical.jsonl", "ascii": "ascii.jsonl", "runic": "runic.jsonl"}
     counts = {}

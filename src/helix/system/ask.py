@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from helix.ml.hlxcheck import prefix_constraint
+from helix.ml.hlxcheck import check, prefix_constraint
 from helix.ml.tokenizer import BRAINS
 from helix.system import answer as ans
 from helix.system.literals import copy_check, describe_missing
-from helix.system.router import FORM_LABEL, VALUE_FORMS, Route, RouteError, expert_for, route
+from helix.system.router import FORM_LABEL, PROGRAM_FORMS, VALUE_FORMS, Route, RouteError, expert_for, route
 
 #: Which specialist answers in which form for ``--check``.
 CHECK_FORMS = {"ascii": "lc_t", "runic": "lc_r"}
@@ -90,19 +90,8 @@ def _error_dict(e: BaseException) -> dict:
     return {"code": "E_MODEL", "message": f"{type(e).__name__}: {e}"}
 
 
-def is_valid(fmt: str, text: str) -> tuple[bool | None, dict | None]:
-    """(parses?, error) of ``text`` in form ``fmt``; (None, None) for English."""
-    h = _hlx()
-    if fmt == "english":
-        return None, None
-    try:
-        if fmt in ("hlxl_ls", "hlx_ls"):
-            h.convert(text, fmt, "hlx_ls" if fmt == "hlxl_ls" else "hlxl_ls")
-        else:
-            h.decode(text, fmt)
-        return True, None
-    except Exception as e:  # HLXError; anything else is reported, never passed as valid
-        return False, _error_dict(e)
+#: (parses?, error) of ``text`` in form ``fmt``; (None, None) for English.
+is_valid = check
 
 
 #: Grammar constraint for generation: (is a valid prefix, is complete) in ``tgt_fmt``: every
@@ -113,16 +102,16 @@ constraint = prefix_constraint
 def checkpoint_dir(run_dir: Path, brain: str) -> Path:
     """A brain's best checkpoint in a run (``last`` when no best was kept)."""
     base = Path(run_dir) / brain / "checkpoints"
-    from helix.ml.checkpoint import check_consistency
+    from helix.ml.checkpoint import CheckpointError, check_consistency, resolve_dir
 
     stale = check_consistency(base)
     if stale:  # a crash between writing last and promoting best: say so, never serve silently
         print(f"warning: the {brain} brain's checkpoints are inconsistent ({'; '.join(stale)[:300]}); "
               f"`helix train --resume` or `helix launch --resume` repairs them", file=sys.stderr)
-    for name in ("best", "last"):
-        if (base / name / "model.safetensors").is_file():
-            return base / name
-    raise FileNotFoundError(f"no checkpoint for the {brain} brain under {base} (trained yet?)")
+    try:
+        return resolve_dir(base.parent)
+    except CheckpointError:
+        raise FileNotFoundError(f"no checkpoint for the {brain} brain under {base} (trained yet?)") from None
 
 
 class System:
@@ -177,7 +166,7 @@ class System:
     def load_all(self) -> dict[str, str]:
         """Load every brain now; returns brain -> "loaded" or the reason it is not."""
         out = {}
-        for name in ("coordinator", "ascii", "runic"):
+        for name in BRAINS:
             try:
                 self.brain(name)
                 out[name] = "loaded"
@@ -475,7 +464,7 @@ class System:
         h = _hlx()
         jobs: dict[str, list[tuple[Answer, str]]] = {}
         for a in answers:
-            if a.route.src_fmt in ("hlxl_ls", "hlx_ls") or a.route.tgt_fmt in ("english", "hlxl_ls", "hlx_ls"):
+            if a.route.src_fmt in PROGRAM_FORMS or a.route.tgt_fmt in PROGRAM_FORMS + ("english",):
                 a.check = {"agree": None, "reason": "--check compares values; this request is not a value"}
                 continue
             others = [e for e in CHECK_FORMS if e != a.route.expert]

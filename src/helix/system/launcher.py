@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from helix.ml.config import CONTROL_FILE
+from helix.ml.tokenizer import BRAINS
 from helix.system.scheduler import (
     Device,
     JobSpec,
@@ -42,7 +43,6 @@ from helix.system.scheduler import (
 )
 from helix.util import atomic_write_json, atomic_write_text, parse_utc_iso, utc_now_iso
 
-BRAINS = ("coordinator", "ascii", "runic")
 #: Job states the launcher will not touch again.
 TERMINAL = frozenset({"completed", "quality_failed", "failed", "aborted"})
 TINY_PRESETS = {"coordinator": "coordinator-tiny", "ascii": "specialist-tiny", "runic": "specialist-tiny"}

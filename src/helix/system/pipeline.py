@@ -136,7 +136,7 @@ def accuracy_rows(run_dir: Path, corpus: Path, *, limit: int | None = None, devi
     from helix.system.scheduler import cpu_count
 
     ckpts = {}
-    for brain in ("coordinator", "ascii", "runic"):
+    for brain in BRAINS:
         try:
             ckpts[brain] = checkpoint_dir(run_dir, brain)
         except FileNotFoundError as e:
@@ -232,7 +232,7 @@ def gate_requests() -> list[tuple[str, str, str, str]]:
     from helix.ml.gates import GATE_REQUESTS
 
     out, seen = [], set()
-    for brain in ("coordinator", "ascii", "runic"):
+    for brain in BRAINS:
         for req in GATE_REQUESTS.get(brain, []):
             if (req[1], req[2]) not in seen:
                 seen.add((req[1], req[2]))

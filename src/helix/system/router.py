@@ -13,22 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-VALUE_FORMS = ("hlxl", "hlx", "lc_t", "lc_b", "lc_r")
-PROGRAM_FORMS = ("hlxl_ls", "hlx_ls")
-HLX_FORMS = VALUE_FORMS + PROGRAM_FORMS
-ALL_FORMS = HLX_FORMS + ("english",)
-EXPERTS = ("coordinator", "ascii", "runic")
-
-FORM_LABEL = {
-    "hlxl": "HLXL",
-    "hlx": "HLX",
-    "lc_t": "LC-T",
-    "lc_b": "LC-B",
-    "lc_r": "LC-R",
-    "hlxl_ls": "HLXL-LS",
-    "hlx_ls": "HLX-LS",
-    "english": "English",
-}
+from helix.hlx.forms import ALL_FORMS, FORMS, PROGRAM_FORMS, VALUE_FORMS, form_name
+from helix.hlx.forms import LABELS as FORM_LABEL
 
 # Names people use for each form, longest alternatives first where one is a prefix of another.
 _FORM_WORDS: list[tuple[str, str]] = [
@@ -85,8 +71,10 @@ def normalize_format(name: str) -> str:
     if name is None:
         raise RouteError("no format given")
     s = name.strip()
-    if s.lower().replace("-", "_") in ALL_FORMS:
-        return s.lower().replace("-", "_")
+    try:
+        return form_name(s)
+    except ValueError:
+        pass
     for fmt, pat in _FORM_WORDS:
         if re.fullmatch(rf"(?:{pat}){_SUFFIX}", s, re.IGNORECASE):
             return fmt
@@ -183,7 +171,7 @@ def route(text: str, to: str | None = None) -> Route:
         target_from
     ]
     src_how = "English (no HLX form parses)" if src == "english" else f"{FORM_LABEL[src]} (parses exactly)"
-    if src in HLX_FORMS and tgt in HLX_FORMS:
+    if src in FORMS and tgt in FORMS:
         if (src in PROGRAM_FORMS) != (tgt in PROGRAM_FORMS):
             kinds = ("a program", "a value") if src in PROGRAM_FORMS else ("a value", "a program")
             raise RouteError(

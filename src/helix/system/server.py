@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from helix.ml.tokenizer import BRAINS
 from helix.system.ask import MAX_TEXT_CHARS, System, get_system
 from helix.system.router import ALL_FORMS, RouteError, normalize_format
 
@@ -247,7 +248,7 @@ def create_app(
             "status": "ok",
             "run": str(sysobj.run_dir) if sysobj.run_dir else None,
             "brains": {b: ("loaded" if b in sysobj.loaded else load_state.get(b, "not loaded"))
-                       for b in ("coordinator", "ascii", "runic")},
+                       for b in BRAINS},
             "device": sysobj.device,
         }
 
