@@ -22,7 +22,7 @@ import torch
 
 from helix.ml.checkpoint import CheckpointError, load_checkpoint
 from helix.ml.model import GPT, KVCache
-from helix.ml.tokenizer import Tokenizer
+from helix.ml.tokenizer import BRAINS, Tokenizer
 
 #: (target form, text) -> (a valid prefix, complete). A constraint may also carry ``prefix_ok(form,
 #: text)``, the first half alone: decoding then asks for completeness only where ``<eos>`` would end.
@@ -144,6 +144,7 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
     else:  # the coordinator's rows beside others: a route tag first only where the row asks for one
         flags = torch.tensor(route_rows, device=device)[:, None]
         first_ok = torch.where(flags, route_ok, body_ok)
+    first_no, body_no = ~first_ok, ~body_ok
 
     out: list[list[int]] = [[] for _ in range(B)]
     finished = [False] * B
@@ -173,11 +174,11 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
             if keep_rows and len(active) < B:
                 logits = logits.index_select(0, torch.tensor(active, device=device))
             if step == 0:
-                allowed = first_ok if first_ok.dim() == 1 else first_ok.index_select(
+                blocked = first_no if first_no.dim() == 1 else first_no.index_select(
                     0, torch.tensor(active, device=device))
             else:
-                allowed = body_ok
-            logits = logits.masked_fill(~allowed, float("-inf"))
+                blocked = body_no
+            logits = logits.masked_fill(blocked, float("-inf"))
             route_step = [step == 0 and route_rows[r] for r in active]
             choice = _choose(
                 logits, tok, temperature, top_k, generator, constraint,
@@ -213,9 +214,10 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
             else:
                 present = [c if c is not None else tok.pad_id for c in choice]
             step_tokens = torch.tensor(present, dtype=torch.long, device=device)
-            idx[rows, col] = step_tokens
             valid[rows, col] = True
-            pos_all[rows, col] = next_pos
+            if not use_cache:  # the cache holds the past; without it every step reads it again
+                idx[rows, col] = step_tokens
+                pos_all[rows, col] = next_pos
             next_pos = next_pos + 1
             if done_now:
                 keep = [j for j in range(len(active)) if j not in set(done_now)]
@@ -342,7 +344,7 @@ class Brain:
     def load(cls, ckpt_dir: str | Path, device: str = "cpu") -> "Brain":
         ck = load_checkpoint(ckpt_dir)  # verifies the sha256 of model.safetensors
         brain = ck["config"].get("brain")
-        if brain not in ("coordinator", "ascii", "runic"):
+        if brain not in BRAINS:
             raise CheckpointError(f"checkpoint {ck['dir']}: unknown brain {brain!r}")
         try:
             model = GPT(ck["model_cfg"], run_mask=ck["tokenizer"].run_char_mask())
