@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         system.stack_rows = 0 if path == "apart" else stack_rows
         r = res[path] = bench(system, reqs, batch=args.batch, cap_tokens=args.random_full, raw=path == "raw")
         if path == "system":
-            r["stacked"] = system._stack is not None and system._stack is not False
+            r["stacked"] = bool(system._stack)  # None: never tried; False: the brains differ
         print(f"  {path:6} single  n={r['n']}: p50 {r['single_p50_ms']:.1f} ms  p95 {r['single_p95_ms']:.1f} ms  "
               f"mean {r['single_mean_ms']:.1f} ms  {r['single_req_per_s']:.1f} req/s"
               + (f"  (brains stacked: {'yes' if r['stacked'] else 'no, they differ in shape or tokenizer'})"

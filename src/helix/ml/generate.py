@@ -171,11 +171,12 @@ def _generate_ids(model, tok, prompts, *, with_route, max_new_tokens, temperatur
             logits = model(idx[:, :L], pos=pos_all[:, :L], key_valid=valid[:, :L], last_only=True)
         for step in range(budget):
             logits = logits[:, -1].float()
-            if keep_rows and len(active) < B:
-                logits = logits.index_select(0, torch.tensor(active, device=device))
+            some = keep_rows and len(active) < B  # rows kept but no longer decoding
+            act_t = torch.tensor(active, device=device) if some or (step == 0 and first_no.dim() == 2) else None
+            if some:
+                logits = logits.index_select(0, act_t)
             if step == 0:
-                blocked = first_no if first_no.dim() == 1 else first_no.index_select(
-                    0, torch.tensor(active, device=device))
+                blocked = first_no if first_no.dim() == 1 else first_no.index_select(0, act_t)
             else:
                 blocked = body_no
             logits = logits.masked_fill(blocked, float("-inf"))

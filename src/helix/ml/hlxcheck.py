@@ -1,12 +1,12 @@
 """Validity and semantic checks of generated text, through the language core ``helix.hlx``.
 
-- value forms (hlxl, hlx, lc_t, lc_b, lc_r): valid = ``decode(text, fmt)`` succeeds; semantic =
-  the decoded value ``values_equal`` the expected one.
-- program forms (hlxl_ls, hlx_ls): valid = the program parses (``convert`` to the other program
-  form succeeds); semantic = both convert to the same canonical text.
+- valid = the form's strict reader accepts the text (``helix.hlx.read_error``, the one check);
+- value forms (hlxl, hlx, lc_t, lc_b, lc_r): semantic = the decoded value ``values_equal`` the
+  expected one; program forms (hlxl_ls, hlx_ls): both convert to the same canonical text.
 - english: no parser, so validity and semantic match are ``None`` (only exact match counts).
 
-If the language core is not importable the checks return ``None`` and ``available()`` says why.
+If the language core lacks one of the functions used here the checks return ``None`` and
+``available()`` says why (the form names come from ``helix.hlx.forms``, imported with this module).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Several brains of one shape as one model: every weight stacked on a leading expert axis.
 
-The CPU brains are small enough that a decoding step costs the framework's per-operation overhead,
-not arithmetic: a step of one brain with 3 rows costs about what a step of three brains with 3 rows
-each costs when their weights sit side by side and each matmul is one batched ``bmm``. The answer
-path decodes every brain's candidates at once this way (``helix.system.ask``).
+The CPU brains are small enough that a decoding step costs mostly per-call overhead (a small-row
+matmul costs about the same whatever its size), not arithmetic: on machine B one brain's step with
+3 rows took 2.2 ms and the three brains' step with 3 rows each, their weights side by side and
+each matmul one batched ``bmm``, 3.8 ms, where three steps one after another cost three times 2.2 ms
+(docs/RESULTS.md). The answer path decodes every brain's candidates at once this way
+(``helix.system.ask``).
 
 A :class:`StackedGPT` is a :class:`helix.ml.model.GPT` whose embeddings, linear layers and norms
 hold ``E`` experts' weights; its batch is expert-major: rows ``[e * R, (e + 1) * R)`` belong to
@@ -22,7 +24,7 @@ from helix.ml.model import GPT, Block
 
 
 def stackable(models: list[GPT]) -> bool:
-    """Whether these models can be stacked: one config, one run-character mask, one device, fp32."""
+    """Whether these models can be stacked: one config, one run-character mask, one device, one dtype."""
     if len(models) < 2:
         return False
     first = models[0]
