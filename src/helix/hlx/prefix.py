@@ -21,6 +21,12 @@ bound (each declared length or count must fit in what is left of the limit), so 
 whose declarations *together* need more than 1 MiB (e.g. 128 entries whose keys must each be
 longer than 256 KiB) is accepted although no completion fits. Nothing else is approximated.
 
+LC-R, HLX and HLXL are one bracket machine (``_Bracketed``: values, numbers, texts, arrays,
+objects, keys in canonical order) driven by a frozen ``_Syntax`` record per form (its brackets,
+words, key quoting, text rule), each adding only what it alone has (LC-R's contract glyphs, HLX's
+escaped bytes and quoted keys, HLXL's named contracts); LC-T (tokens) and LC-B (bytes) have their
+own machines.
+
 Cost: one automaton step per new character. States are cached by prefix, so the usual decoding
 pattern -- ask about ``prefix + c`` for many ``c``, then extend the prefix by one of them -- costs
 one step per call. For the program forms (``hlxl_ls``, ``hlx_ls``) there is no automaton:
@@ -32,9 +38,12 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+from helix.hlx import lcr
+from helix.hlx.contracts import NAMED_FIELDS
 from helix.hlx.errors import first_surrogate
 from helix.hlx.escape import format_float
 from helix.hlx.forms import PROGRAM_FORMS, VALUE_FORMS
@@ -299,27 +308,68 @@ def _child_depth(stack) -> int:
     return (stack[-1][1] if stack else 0) + 1
 
 
-# ---------------------------------------------------------------------------- LC-R
-
-_R_NULL, _R_TRUE, _R_FALSE = "\u2205", "\u22a4", "\u22a5"
-_R_BYTES, _R_HANDLE = "\u22a0", "\u27c1"
-_R_CS, _R_CF, _R_CE = "\U0001f70a", "\U0001f701", "\U0001f702"
-_R_AS, _R_AE = "\U0001f703", "\U0001f704"
-_R_OS, _R_OE = "\u25c7", "\u25c6"
+def _ident_char_ok(q: str, ch: str, kind, last) -> bool:
+    """An identifier key ``q`` (its new last character ``ch``) in an object of ``kind`` so far."""
+    return kind != "field" and q[0] in _IDENT_START and ch in _NAME_CHARS and ident_prefix_ok(q, last)
 
 
-class _LCR(_Machine):
-    # frames: ("A", d) array; ("O", d, kind, last) object; ("C", d, last) contract
+def _key_char_ok(q: str, ch: str, kind, last) -> bool:
+    """A key being typed: ``@`` and a field index, or an identifier (LC-R, HLX, HLXL)."""
+    if q[0] == "@":
+        return kind != "ident" and (len(q) == 1 or (ch in _DIGITS and field_prefix_ok(q[1:], last)))
+    return _ident_char_ok(q, ch, kind, last)
+
+
+def _key_frame(p: str, d: int, last):
+    """The object frame after the whole key ``p`` (None: the key is not allowed there)."""
+    if p[:1] == "@":
+        return ("O", d, "field", (len(p) - 1, p[1:]), False) if field_done_ok(p[1:], last) else None
+    if p == "" or not (last is None or p > last):
+        return None
+    return ("O", d, "ident", p, False)
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    """What a bracketed value form (LC-R, HLX, HLXL) spells its own way; the rest is shared."""
+
+    arr: tuple[str, str]  # an array's opener and closer
+    obj: tuple[str, str]  # an object's
+    words: dict  # first character -> (the word it starts, the mode after it)
+    key_end: str  # the character that ends a key (its opening quote, if any, is the form's)
+    after_comma_key: str  # the mode after ", " in an object
+    text_amp: str  # "reject" (a text may not start with &h_) | "handle" (HLX: it is a handle)
+    braced_contracts: bool  # ``{1000: {...}}`` (HLX, HLXL), not LC-R's own glyphs
+    hex_after_zero: bool = False  # HLXL bytes: ``0x`` and hex pairs
+
+
+#: the modes a word leads into start with this data
+_MODE_DATA = {"ESC": 0, "NAME": 0, "HEX": 0, "NCID": "", "NNAME": ""}
+
+
+class _Bracketed(_Machine):
+    """The machine LC-R, HLX and HLXL share: values, numbers, texts, hex and name runs, arrays,
+    objects and their keys in canonical order; each form adds its own modes in ``_more``, its own
+    values in ``_more_value`` and its own frames in ``_after_frame``.
+
+    Frames: ("A", d) array; ("O", d, kind, last, may_be_contract) object; ("C", d, ...) contract.
+    """
+
+    syntax: _Syntax
+
     def start(self):
         return ("V", None, ())
 
     def step(self, st, ch):
         mode, data, stack = st
+        syn = self.syntax
         if mode == "V":
             return self._value(stack, ch)
         if mode == "AV":
             return self._after(stack, ch)
         if mode == "NUM":
+            if syn.hex_after_zero and data == "0" and ch == "x":
+                return ("HEX", 0, stack)
             s = data + ch
             if ch in _NUM_CHARS and num_prefix_ok(s):
                 return ("NUM", s, stack)
@@ -327,38 +377,148 @@ class _LCR(_Machine):
                 return None
             return self._after(stack, ch)
         if mode == "TXT":
-            r = text_step(data, ch, False, "reject")
+            r = text_step(data, ch, False, syn.text_amp)
             if r is None:
                 return None
             if r is CLOSED:
                 return ("AV", None, stack)
             return ("TXT", r, stack)
-        if mode == "BYT":
+        if mode == "LIT":  # data: (word, i, mode after)
+            word, i, then = data
+            if ch != word[i]:
+                return None
+            if i + 1 < len(word):
+                return ("LIT", (word, i + 1, then), stack)
+            return (then, _MODE_DATA.get(then), stack)
+        if mode == "HEX":  # hex pairs; data 1 half-way through a pair
             if ch in _HEXDIGITS:
-                return ("BYT", data ^ 1, stack)
+                return ("HEX", data ^ 1, stack)
             if data:
                 return None
             return self._after(stack, ch)
-        if mode == "HDL":
+        if mode == "NAME":  # a handle's name; data 1 once it has a character
             if ch in _NAME_CHARS:
-                return ("HDL", 1, stack)
+                return ("NAME", 1, stack)
             if not data:
                 return None
             return self._after(stack, ch)
         if mode == "SP":  # exactly one space, then the mode in data
             if ch != " ":
                 return None
-            return (data, "" if data in ("KEY",) else None, stack)
+            return (data, "" if data in ("KEY", "NNAME") else None, stack)
         if mode == "ARR0":
-            if ch == _R_AE:
+            if ch == syn.arr[1]:
                 return ("AV", None, stack[:-1])
             return self._value(stack, ch)
         if mode == "OBJ0":
-            if ch == _R_OE:
+            if ch == syn.obj[1]:
                 return ("AV", None, stack[:-1])
-            return self._key(stack, "", ch)
+            if ch in _DIGITS and stack[-1][4]:
+                return ("CID", ch, stack)
+            return self._key_start(stack, ch)
         if mode == "KEY":
             return self._key(stack, data, ch)
+        return self._more(mode, data, stack, ch)
+
+    def _value(self, stack, ch):
+        syn = self.syntax
+        w = syn.words.get(ch)
+        if w is not None:
+            word, then = w
+            if len(word) == 1:
+                return (then, _MODE_DATA.get(then), stack)
+            return ("LIT", (word, 1, then), stack)
+        if ch == "-" or ch in _DIGITS:
+            return ("NUM", ch, stack) if num_prefix_ok(ch) else None
+        if ch == '"':
+            return ("TXT", TEXT0, stack)
+        st = self._more_value(stack, ch)
+        if st is not None:
+            return st
+        d = _child_depth(stack)
+        if d > MAX_DEPTH:
+            return None
+        if ch == syn.arr[0]:
+            return ("ARR0", None, stack + (("A", d),))
+        if ch == syn.obj[0]:
+            return ("OBJ0", None, stack + (("O", d, None, None, syn.braced_contracts),))
+        return None
+
+    def _after(self, stack, ch):
+        if not stack:
+            return None
+        k = stack[-1][0]
+        if k == "A":
+            if ch == ",":
+                return ("SP", "V", stack)
+            return ("AV", None, stack[:-1]) if ch == self.syntax.arr[1] else None
+        if k == "O":
+            if ch == ",":
+                return ("SP", self.syntax.after_comma_key, stack)
+            return ("AV", None, stack[:-1]) if ch == self.syntax.obj[1] else None
+        return self._after_frame(stack, ch)
+
+    def _key_start(self, stack, ch):
+        return self._key(stack, "", ch)
+
+    def _key(self, stack, p, ch):
+        _, d, kind, last, _c = stack[-1]
+        if ch == self.syntax.key_end:
+            frame = _key_frame(p, d, last)
+            return None if frame is None else self._key_done(stack[:-1] + (frame,))
+        q = p + ch
+        return ("KEY", q, stack) if _key_char_ok(q, ch, kind, last) else None
+
+    def _key_done(self, stack):
+        return ("SP", "V", stack)
+
+    def _more(self, mode, data, stack, ch):
+        return None
+
+    def _more_value(self, stack, ch):
+        return None
+
+    def _after_frame(self, stack, ch):
+        return None
+
+
+class _Braced(_Bracketed):
+    """HLX and HLXL: a contract is an object whose one key is its id, ``{1000: {"@0": …}}``."""
+
+    def _more(self, mode, data, stack, ch):
+        if mode == "CID":
+            if ch in _DIGITS:
+                d = data + ch
+                return ("CID", d, stack) if cid_prefix_ok(d) else None
+            if ch != ":":
+                return None
+            d = stack[-1][1]
+            if d + 1 > MAX_DEPTH:
+                return None
+            return ("SP", "BODY", stack[:-1] + (("C", d),))
+        if mode == "BODY":
+            if ch != "{":
+                return None
+            d = stack[-1][1] + 1
+            return ("OBJ0", None, stack + (("O", d, "field", None, False),))
+        return None
+
+    def _after_frame(self, stack, ch):
+        return ("AV", None, stack[:-1]) if ch == "}" else None  # "C": the contract's own '}'
+
+
+# ---------------------------------------------------------------------------- LC-R
+
+
+class _LCR(_Bracketed):
+    # contract frames: ("C", d, last field)
+    syntax = _Syntax(arr=(lcr.A_START, lcr.A_END), obj=(lcr.O_START, lcr.O_END),
+                     words={lcr.NULL_G: (lcr.NULL_G, "AV"), lcr.TRUE_G: (lcr.TRUE_G, "AV"),
+                            lcr.FALSE_G: (lcr.FALSE_G, "AV"), lcr.BYTES_G: (lcr.BYTES_G, "HEX"),
+                            lcr.HANDLE_G: (lcr.HANDLE_G, "NAME")},
+                     key_end=":", after_comma_key="KEY", text_amp="reject", braced_contracts=False)
+
+    def _more(self, mode, data, stack, ch):
         if mode == "CID":
             if ch in _DIGITS:
                 d = data + ch
@@ -376,319 +536,69 @@ class _LCR(_Machine):
             return ("V", None, stack[:-1] + (("C", top[1], (len(data), data)),))
         return None
 
-    def _value(self, stack, ch):
-        if ch in (_R_NULL, _R_TRUE, _R_FALSE):
-            return ("AV", None, stack)
-        if ch == "-" or ch in _DIGITS:
-            return ("NUM", ch, stack) if num_prefix_ok(ch) else None
-        if ch == '"':
-            return ("TXT", TEXT0, stack)
-        if ch == _R_BYTES:
-            return ("BYT", 0, stack)
-        if ch == _R_HANDLE:
-            return ("HDL", 0, stack)
+    def _more_value(self, stack, ch):
         d = _child_depth(stack)
-        if ch == _R_AS:
-            return ("ARR0", None, stack + (("A", d),)) if d <= MAX_DEPTH else None
-        if ch == _R_OS:
-            return ("OBJ0", None, stack + (("O", d, None, None),)) if d <= MAX_DEPTH else None
-        if ch == _R_CS:
-            return ("CID", "", stack + (("C", d + 1, None),)) if d + 1 <= MAX_DEPTH else None
+        if ch == lcr.C_START and d + 1 <= MAX_DEPTH:
+            return ("CID", "", stack + (("C", d + 1, None),))
         return None
 
-    def _after(self, stack, ch):
-        if not stack:
-            return None
-        top = stack[-1]
-        k = top[0]
-        if k == "A":
-            if ch == ",":
-                return ("SP", "V", stack)
-            if ch == _R_AE:
-                return ("AV", None, stack[:-1])
-            return None
-        if k == "O":
-            if ch == ",":
-                return ("SP", "KEY", stack)
-            if ch == _R_OE:
-                return ("AV", None, stack[:-1])
-            return None
-        if ch == _R_CF:
+    def _after_frame(self, stack, ch):
+        if ch == lcr.C_FIELD:
             return ("FIDX", "", stack)
-        if ch == _R_CE:
+        if ch == lcr.C_END:
             return ("AV", None, stack[:-1])
         return None
-
-    def _key(self, stack, p, ch):
-        _, d, kind, last = stack[-1]
-        if ch == ":":
-            if p[:1] == "@":
-                ok = field_done_ok(p[1:], last)
-                new = ("field", (len(p) - 1, p[1:]))
-            else:
-                ok = p != "" and (last is None or p > last)
-                new = ("ident", p)
-            if not ok:
-                return None
-            return ("SP", "V", stack[:-1] + (("O", d, new[0], new[1]),))
-        q = p + ch
-        if q[0] == "@":
-            if kind == "ident":
-                return None
-            if len(q) > 1 and (ch not in _DIGITS or not field_prefix_ok(q[1:], last)):
-                return None
-        else:
-            if kind == "field" or q[0] not in _IDENT_START or ch not in _NAME_CHARS:
-                return None
-            if not ident_prefix_ok(q, last):
-                return None
-        return ("KEY", q, stack)
 
 
 # ---------------------------------------------------------------------------- HLX
 
 
-class _HLX(_Machine):
-    # frames: ("A", d); ("O", d, kind, last, may_be_contract); ("C", d)
-    def start(self):
-        return ("V", None, ())
+class _HLX(_Braced):
+    syntax = _Syntax(arr=("[", "]"), obj=("{", "}"),
+                     words={"N": ("None", "AV"), "T": ("True", "AV"), "F": ("False", "AV"),
+                            "b": ('b"', "ESC")},
+                     key_end='"', after_comma_key="KEYQ", text_amp="handle", braced_contracts=True)
 
-    def step(self, st, ch):
-        mode, data, stack = st
-        if mode == "V":
-            return self._value(stack, ch)
-        if mode == "AV":
-            return self._after(stack, ch)
-        if mode == "LIT":  # data: (word, i, mode after)
-            word, i, then = data
-            if ch != word[i]:
-                return None
-            if i + 1 < len(word):
-                return ("LIT", (word, i + 1, then), stack)
-            return (then, 0 if then == "BYT" else None, stack)
-        if mode == "NUM":
-            s = data + ch
-            if ch in _NUM_CHARS and num_prefix_ok(s):
-                return ("NUM", s, stack)
-            if not num_complete(data):
-                return None
-            return self._after(stack, ch)
-        if mode == "TXT":
-            r = text_step(data, ch, False, "handle")
-            if r is None:
-                return None
-            if r is CLOSED:
-                return ("AV", None, stack)
-            return ("TXT", r, stack)
-        if mode == "BYT":  # position in \xNN: 0 '\\' or '"', 1 'x', 2-3 hex
+    def _more(self, mode, data, stack, ch):
+        if mode == "ESC":  # bytes b"\xNN…": position in \xNN, 0 '\\' or '"', 1 'x', 2-3 hex
             if data == 0:
                 if ch == '"':
                     return ("AV", None, stack)
-                return ("BYT", 1, stack) if ch == "\\" else None
+                return ("ESC", 1, stack) if ch == "\\" else None
             if data == 1:
-                return ("BYT", 2, stack) if ch == "x" else None
+                return ("ESC", 2, stack) if ch == "x" else None
             if ch not in _HEXDIGITS:
                 return None
-            return ("BYT", 3 if data == 2 else 0, stack)
-        if mode == "SP":
-            if ch != " ":
-                return None
-            return (data, None, stack)
-        if mode == "ARR0":
-            if ch == "]":
-                return ("AV", None, stack[:-1])
-            return self._value(stack, ch)
-        if mode == "OBJ0":
-            if ch == "}":
-                return ("AV", None, stack[:-1])
-            if ch in _DIGITS and stack[-1][4]:
-                return ("CID", ch, stack)
-            if ch == '"':
-                return ("KEY", "", stack)
-            return None
+            return ("ESC", 3 if data == 2 else 0, stack)
         if mode == "KEYQ":
             return ("KEY", "", stack) if ch == '"' else None
-        if mode == "KEY":
-            return self._key(stack, data, ch)
         if mode == "COLON":
             return ("SP", data, stack) if ch == ":" else None
-        if mode == "CID":
-            if ch in _DIGITS:
-                d = data + ch
-                return ("CID", d, stack) if cid_prefix_ok(d) else None
-            if ch != ":":
-                return None
-            d = stack[-1][1]
-            if d + 1 > MAX_DEPTH:
-                return None
-            return ("SP", "BODY", stack[:-1] + (("C", d),))
-        if mode == "BODY":
-            if ch != "{":
-                return None
-            d = stack[-1][1] + 1
-            return ("OBJ0", None, stack + (("O", d, "field", None, False),))
-        return None
+        return super()._more(mode, data, stack, ch)
 
-    def _value(self, stack, ch):
-        if ch == "N":
-            return ("LIT", ("None", 1, "AV"), stack)
-        if ch == "T":
-            return ("LIT", ("True", 1, "AV"), stack)
-        if ch == "F":
-            return ("LIT", ("False", 1, "AV"), stack)
-        if ch == "-" or ch in _DIGITS:
-            return ("NUM", ch, stack) if num_prefix_ok(ch) else None
-        if ch == '"':
-            return ("TXT", TEXT0, stack)
-        if ch == "b":
-            return ("LIT", ('b"', 1, "BYT"), stack)
-        d = _child_depth(stack)
-        if d > MAX_DEPTH:
-            return None
-        if ch == "[":
-            return ("ARR0", None, stack + (("A", d),))
-        if ch == "{":
-            return ("OBJ0", None, stack + (("O", d, None, None, True),))
-        return None
+    def _key_start(self, stack, ch):
+        return ("KEY", "", stack) if ch == '"' else None
 
-    def _after(self, stack, ch):
-        if not stack:
-            return None
-        k = stack[-1][0]
-        if k == "A":
-            if ch == ",":
-                return ("SP", "V", stack)
-            return ("AV", None, stack[:-1]) if ch == "]" else None
-        if k == "O":
-            if ch == ",":
-                return ("SP", "KEYQ", stack)
-            return ("AV", None, stack[:-1]) if ch == "}" else None
-        return ("AV", None, stack[:-1]) if ch == "}" else None  # "C": the contract's own '}'
-
-    def _key(self, stack, p, ch):
-        _, d, kind, last, _c = stack[-1]
-        if ch == '"':
-            if p[:1] == "@":
-                if not field_done_ok(p[1:], last):
-                    return None
-                new = ("field", (len(p) - 1, p[1:]))
-            else:
-                if p == "" or not (last is None or p > last):
-                    return None
-                new = ("ident", p)
-            return ("COLON", "V", stack[:-1] + (("O", d, new[0], new[1], False),))
-        q = p + ch
-        if q[0] == "@":
-            if kind == "ident":
-                return None
-            if len(q) > 1 and (ch not in _DIGITS or not field_prefix_ok(q[1:], last)):
-                return None
-        else:
-            if kind == "field" or q[0] not in _IDENT_START or ch not in _NAME_CHARS:
-                return None
-            if not ident_prefix_ok(q, last):
-                return None
-        return ("KEY", q, stack)
+    def _key_done(self, stack):
+        return ("COLON", "V", stack)
 
 
 # ---------------------------------------------------------------------------- HLXL
 
 
-def _named_fields() -> dict:
-    try:
-        from helix.hlx.contracts import NAMED_FIELDS
-    except ImportError:  # pragma: no cover - the registry is part of the language core
-        return {}
-    return dict(NAMED_FIELDS)
+class _HLXL(_Braced):
+    # named contract frames: ("N", d, cid, last field index)
+    syntax = _Syntax(arr=("[", "]"), obj=("{", "}"),
+                     words={"n": ("null", "AV"), "t": ("true", "AV"), "f": ("false", "AV"),
+                            "&": ("&h_", "NAME")},
+                     key_end=":", after_comma_key="KEY", text_amp="reject", braced_contracts=True,
+                     hex_after_zero=True)
 
-
-class _HLXL(_Machine):
-    # frames: ("A", d); ("O", d, kind, last, may_be_contract); ("C", d); ("N", d, cid, last_idx)
     def __init__(self) -> None:
-        self.named = _named_fields()
+        self.named = dict(NAMED_FIELDS)
         self.named_ids = tuple(str(c) for c in self.named)
 
-    def start(self):
-        return ("V", None, ())
-
-    def step(self, st, ch):
-        mode, data, stack = st
-        if mode == "V":
-            return self._value(stack, ch)
-        if mode == "AV":
-            return self._after(stack, ch)
-        if mode == "LIT":
-            word, i, then = data
-            if ch != word[i]:
-                return None
-            if i + 1 < len(word):
-                return ("LIT", (word, i + 1, then), stack)
-            if then == "HNAME":
-                return ("HNAME", 0, stack)
-            if then == "NCID":
-                return ("NCID", "", stack)
-            if then == "NNAME":
-                return ("NNAME", "", stack)
-            return (then, None, stack)
-        if mode == "NUM":
-            if data == "0" and ch == "x":
-                return ("HBYT", 0, stack)
-            s = data + ch
-            if ch in _NUM_CHARS and num_prefix_ok(s):
-                return ("NUM", s, stack)
-            if not num_complete(data):
-                return None
-            return self._after(stack, ch)
-        if mode == "HBYT":
-            if ch in _HEXDIGITS:
-                return ("HBYT", data ^ 1, stack)
-            if data:
-                return None
-            return self._after(stack, ch)
-        if mode == "HNAME":
-            if ch in _NAME_CHARS:
-                return ("HNAME", 1, stack)
-            if not data:
-                return None
-            return self._after(stack, ch)
-        if mode == "TXT":
-            r = text_step(data, ch, False, "reject")
-            if r is None:
-                return None
-            if r is CLOSED:
-                return ("AV", None, stack)
-            return ("TXT", r, stack)
-        if mode == "SP":
-            if ch != " ":
-                return None
-            return (data, "" if data in ("KEY", "NNAME") else None, stack)
-        if mode == "ARR0":
-            if ch == "]":
-                return ("AV", None, stack[:-1])
-            return self._value(stack, ch)
-        if mode == "OBJ0":
-            if ch == "}":
-                return ("AV", None, stack[:-1])
-            if ch in _DIGITS and stack[-1][4]:
-                return ("CID", ch, stack)
-            return self._key(stack, "", ch)
-        if mode == "KEY":
-            return self._key(stack, data, ch)
-        if mode == "CID":
-            if ch in _DIGITS:
-                d = data + ch
-                return ("CID", d, stack) if cid_prefix_ok(d) else None
-            if ch != ":":
-                return None
-            d = stack[-1][1]
-            if d + 1 > MAX_DEPTH:
-                return None
-            return ("SP", "BODY", stack[:-1] + (("C", d),))
-        if mode == "BODY":
-            if ch != "{":
-                return None
-            d = stack[-1][1] + 1
-            return ("OBJ0", None, stack + (("O", d, "field", None, False),))
+    def _more(self, mode, data, stack, ch):
         if mode == "NCID":  # digits of a named contract's id
             if ch in _DIGITS:
                 d = data + ch
@@ -713,75 +623,20 @@ class _HLXL(_Machine):
             return None
         if mode == "NCLOSE":
             return ("AV", None, stack[:-1]) if ch == "}" else None
-        return None
+        return super()._more(mode, data, stack, ch)
 
-    def _value(self, stack, ch):
-        if ch == "n":
-            return ("LIT", ("null", 1, "AV"), stack)
-        if ch == "t":
-            return ("LIT", ("true", 1, "AV"), stack)
-        if ch == "f":
-            return ("LIT", ("false", 1, "AV"), stack)
-        if ch == "-" or ch in _DIGITS:
-            return ("NUM", ch, stack) if num_prefix_ok(ch) else None
-        if ch == '"':
-            return ("TXT", TEXT0, stack)
-        if ch == "&":
-            return ("LIT", ("&h_", 1, "HNAME"), stack)
+    def _more_value(self, stack, ch):
         d = _child_depth(stack)
-        if d > MAX_DEPTH:
-            return None
-        if ch == "[":
-            return ("ARR0", None, stack + (("A", d),))
-        if ch == "{":
-            return ("OBJ0", None, stack + (("O", d, None, None, True),))
         if ch == "c" and self.named and d + 1 <= MAX_DEPTH:
             return ("LIT", ("contract ", 1, "NCID"), stack + (("N", d + 1, None, -1),))
         return None
 
-    def _after(self, stack, ch):
-        if not stack:
-            return None
-        k = stack[-1][0]
-        if k == "A":
-            if ch == ",":
-                return ("SP", "V", stack)
-            return ("AV", None, stack[:-1]) if ch == "]" else None
-        if k == "O":
-            if ch == ",":
-                return ("SP", "KEY", stack)
-            return ("AV", None, stack[:-1]) if ch == "}" else None
-        if k == "N":
+    def _after_frame(self, stack, ch):
+        if stack[-1][0] == "N":
             if ch == ",":
                 return ("SP", "NNAME", stack)
             return ("NCLOSE", None, stack) if ch == " " else None
-        return ("AV", None, stack[:-1]) if ch == "}" else None  # "C"
-
-    def _key(self, stack, p, ch):
-        _, d, kind, last, _c = stack[-1]
-        if ch == ":":
-            if p[:1] == "@":
-                if not field_done_ok(p[1:], last):
-                    return None
-                new = ("field", (len(p) - 1, p[1:]))
-            else:
-                if p == "" or not (last is None or p > last):
-                    return None
-                new = ("ident", p)
-            return ("SP", "V", stack[:-1] + (("O", d, new[0], new[1], False),))
-        q = p + ch
-        if q[0] == "@":
-            if kind == "ident":
-                return None
-            if len(q) > 1 and (ch not in _DIGITS or not field_prefix_ok(q[1:], last)):
-                return None
-        else:
-            if kind == "field" or q[0] not in _IDENT_START or ch not in _NAME_CHARS:
-                return None
-            if not ident_prefix_ok(q, last):
-                return None
-        return ("KEY", q, stack)
-
+        return super()._after_frame(stack, ch)
 
 # ---------------------------------------------------------------------------- LC-T
 
@@ -943,11 +798,8 @@ class _LCT(_Machine):
         if q[0] in _DIGITS:
             if not may_c or kind is not None or ch not in _DIGITS or not cid_prefix_ok(q):
                 return None
-        else:
-            if kind == "field" or q[0] not in _IDENT_START or ch not in _NAME_CHARS:
-                return None
-            if not ident_prefix_ok(q, last):
-                return None
+        elif not _ident_char_ok(q, ch, kind, last):
+            return None
         return ("KEY", q, stack)
 
 
@@ -1409,9 +1261,9 @@ def automaton_complete(text: str, fmt: str) -> bool:
     # a number, bytes or handle that is still open at the very end
     if mode == "NUM":
         return num_complete(data)
-    if mode in ("BYT", "HBYT") and fmt != "hlx":
+    if mode == "HEX":
         return data == 0
-    if mode in ("HDL", "HNAME"):
+    if mode == "NAME":
         return data == 1
     del m
     return False
