@@ -9,7 +9,8 @@
    ``{1000: {"@0": "search", "@1": "&h_documents", "@2": "error"}}``) converted into all five
    forms (``encode_all``: normalize once, print five times), and the same values converted from
    their HLX text into the four other forms (``convert``). Target: < 30 s here.
-3. Prefix checking: cost of one ``is_valid_prefix`` call during decoding-style use.
+3. Prefix checking: cost of one ``is_valid_prefix`` call during decoding-style use, over the first
+   ``--prefix-values`` values (``--prefix-only``: this part alone).
 
 Prints tables; asserts nothing (timing targets live here, not in tests).
 """
@@ -87,15 +88,47 @@ def best_of(fn, repeat: int) -> float:
     return best
 
 
+def prefix_bench(values: list, repeat: int) -> None:
+    """``is_valid_prefix`` as constrained decoding calls it: for every prefix of a value's text,
+    each candidate next character (every character the form's texts use), then the prefix grows
+    by one; the cache cleared before each text. Best of ``repeat``; µs per call."""
+    print(f"\nprefix checking, decoding-style: {len(values)} mixed values, every prefix x every candidate "
+          f"character; best of {repeat} (helix.hlx.prefix from {prefix.__file__})")
+    for fmt in ("lc_r", "lc_t", "hlx", "hlxl", "lc_b"):
+        texts = [encode(v, fmt) for v in values]
+        cands = sorted(set("".join(texts)))
+
+        def run():
+            n = 0
+            for text in texts:
+                prefix._CACHE.clear()
+                for i in range(len(text)):
+                    p = text[:i]
+                    for c in cands:
+                        prefix.is_valid_prefix(p + c, fmt)
+                    n += len(cands)
+            return n
+
+        calls = run()
+        dt = best_of(run, repeat)
+        print(f"  is_valid_prefix {fmt:5}: {dt / calls * 1e6:6.2f} µs/call ({calls:,} calls, "
+              f"{sum(map(len, texts)) / len(texts):.0f} chars a text x {len(cands)} candidates)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--convert-n", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--prefix-values", type=int, default=200, help="values of the prefix-checking part")
+    ap.add_argument("--prefix-only", action="store_true", help="only the prefix-checking part")
     args = ap.parse_args()
 
     values = corpus(args.n, args.seed)
+    if args.prefix_only:
+        prefix_bench(values[: args.prefix_values], args.repeat)
+        return
     print(f"mixed corpus: {len(values)} values (seed {args.seed}); best of {args.repeat}\n")
     print(f"{'form':6} {'encode v/s':>12} {'enc MB/s':>9} {'decode v/s':>12} {'dec MB/s':>9} {'avg chars':>9}")
     rows = {}
@@ -134,22 +167,7 @@ def main() -> None:
           + ", ".join(f"{f} {s:.2f} s" for f, s in per.items()))
     print(f"  target < 30 s: {'OK' if t_all < 30 else 'MISSED'}")
 
-    # prefix checking in decoding-style use
-    for fmt in ("lc_r", "lc_t", "hlx", "hlxl", "lc_b"):
-        text = out[1][fmt]
-        cands = sorted(set("".join(o[fmt] for o in out[:200])))
-        prefix._CACHE.clear()
-        t = time.perf_counter()
-        calls = 0
-        for i in range(len(text)):
-            p = text[:i]
-            for c in cands:
-                prefix.is_valid_prefix(p + c, fmt)
-                calls += 1
-        dt = time.perf_counter() - t
-        print(f"  is_valid_prefix {fmt:5}: {dt / calls * 1e6:6.1f} µs/call "
-              f"({len(text)} chars x {len(cands)} candidates)")
-
+    prefix_bench(values[: args.prefix_values], args.repeat)
 
 if __name__ == "__main__":
     main()
