@@ -343,8 +343,8 @@ class _Syntax:
     hex_after_zero: bool = False  # HLXL bytes: ``0x`` and hex pairs
 
 
-#: the modes a word leads into start with this data
-_MODE_DATA = {"ESC": 0, "NAME": 0, "HEX": 0, "NCID": "", "NNAME": ""}
+#: the data a mode starts with when a word or a space leads into it (None for the others)
+_MODE_DATA = {"ESC": 0, "NAME": 0, "HEX": 0, "NCID": "", "NNAME": "", "KEY": ""}
 
 
 class _Bracketed(_Machine):
@@ -405,7 +405,7 @@ class _Bracketed(_Machine):
         if mode == "SP":  # exactly one space, then the mode in data
             if ch != " ":
                 return None
-            return (data, "" if data in ("KEY", "NNAME") else None, stack)
+            return (data, _MODE_DATA.get(data), stack)
         if mode == "ARR0":
             if ch == syn.arr[1]:
                 return ("AV", None, stack[:-1])
